@@ -1,0 +1,148 @@
+"""The `cbsim` command line: run, sweep, analyse, viz, scenarios, params."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cbsim.errors import CbsimError
+
+EXIT_INPUT = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 for bad input, one line on stderr)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except CbsimError as exc:
+        print(f"cbsim: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:  # e.g. `cbsim params | head`
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("cbsim: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cbsim", description=__import__("cbsim").__doc__)
+    parser.add_argument("--version", action="version",
+                        version=f"cbsim {__import__('cbsim').__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run one scenario and write its outputs")
+    run.add_argument("scenario", metavar="SCENARIO", help="scenario name or path to a TOML file")
+    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
+                     help="override a parameter, e.g. --set offer.national_pooling=true")
+    run.add_argument("--out", metavar="DIR", help="output folder (default out/SCENARIO-seedN)")
+    run.set_defaults(handler=_run)
+
+    sweep = sub.add_parser("sweep", help="run an experiment (many scenarios x seeds)")
+    sweep.add_argument("experiment", metavar="EXPERIMENT", help="experiment name or TOML path")
+    sweep.add_argument("--out", metavar="DIR", help="output folder (default sweeps/EXPERIMENT)")
+    sweep.add_argument("--workers", type=int, default=None,
+                       help="local processes (default: all cores)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="Dask scheduler address (tcp://host:8786), or 'local' for a "
+                       "LocalCluster")
+    sweep.add_argument("--resume", action="store_true", help="finish only the missing runs")
+    sweep.set_defaults(handler=_sweep)
+
+    analyse = sub.add_parser("analyse", help="report on a finished sweep")
+    analyse.add_argument("dir", metavar="DIR", help="the sweep's output folder")
+    analyse.set_defaults(handler=_analyse)
+
+    viz = sub.add_parser("viz", help="serve the workshop view in the browser")
+    viz.add_argument("scenario", metavar="SCENARIO", nargs="?", default="baseline_2011")
+    viz.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    viz.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    viz.set_defaults(handler=_viz)
+
+    scenarios = sub.add_parser("scenarios", help="list the shipped scenarios")
+    scenarios.set_defaults(handler=_scenarios)
+
+    params = sub.add_parser("params", help="list every tunable parameter")
+    params.add_argument("scenario", metavar="SCENARIO", nargs="?", default=None)
+    params.set_defaults(handler=_params)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cbsim.model import CommunityBudgetModel
+    from cbsim.runio import summary, write_run_outputs
+    from cbsim.scenario import load_scenario, parse_set_option
+
+    spec = load_scenario(args.scenario)
+    overrides = dict(parse_set_option(s) for s in args.sets)
+    spec = spec.with_overrides(overrides, source="--set")
+    out = Path(args.out) if args.out else Path("out") / f"{spec.name}-seed{args.seed}"
+    model = CommunityBudgetModel(scenario=spec, rng=args.seed)
+    model.run_to_end()
+    try:
+        write_run_outputs(model, out, args.seed)
+    except OSError as exc:
+        raise CbsimError(f"{out}: cannot write outputs ({exc.strerror or exc})") from None
+    print(summary(model, args.seed))
+    print(f"outputs: {out}/ (timeseries.csv, outcomes.json, actions.json, adoption.png)")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from cbsim.sweep import run_sweep
+
+    return run_sweep(args.experiment, out=args.out, workers=args.workers,
+                     scheduler=args.scheduler, resume=args.resume)
+
+
+def _analyse(args: argparse.Namespace) -> int:
+    from cbsim.analysis import analyse
+
+    report = analyse(args.dir)
+    print(f"report: {report}")
+    return 0
+
+
+def _viz(args: argparse.Namespace) -> int:
+    from cbsim.viz import serve
+
+    return serve(args.scenario, host=args.host, port=args.port)
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    from cbsim.scenario import available_scenarios
+
+    for spec in available_scenarios():
+        print(f"{spec.name}\n    {spec.description}")
+    return 0
+
+
+def _params(args: argparse.Namespace) -> int:
+    from cbsim.parameters import parameters
+
+    rows = [(p.path, p.unit, _show(p.default), _show(p.min), _show(p.max), p.description)
+            for p in parameters(args.scenario)]
+    head = ("path", "unit", "default", "min", "max", "description")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+    for row in [head, *rows]:
+        cells = [row[i].ljust(widths[i]) for i in range(5)]
+        print("  ".join([*cells, row[5]]))
+    return 0
+
+
+def _show(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return f"[{len(value)} items]" if len(value) > 3 else "[" + ", ".join(value) + "]"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

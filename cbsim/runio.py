@@ -1,0 +1,57 @@
+"""Outputs of one run: summary text, timeseries.csv, outcomes.json, adoption.png."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from cbsim.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from cbsim.model import CommunityBudgetModel
+from cbsim.plots import adoption_figure, figure_png
+
+
+def summary(model: CommunityBudgetModel, seed: int | None) -> str:
+    """A short human-readable summary of a finished run."""
+    o = model.outcomes()
+    n = len(model.council_list)
+    lines = [
+        f"scenario {o['scenario']}, seed {seed}, {model.params['timeline.start']} to "
+        f"{o['final_month']}",
+        f"at target date {o['target_date']}: {o['count_at_target']} of {n} authorities "
+        f"developing a community budget ({o['share_at_target']:.1%}); target "
+        f"{o['target_count']} -> {'MET' if o['target_met'] else 'NOT MET'}",
+        f"target first reached: {o['month_target_reached'] or 'never'}; "
+        f"at {o['final_month']}: {o['final_count']} ({o['final_share']:.1%})",
+        "money by department over the run (£m): pooled / aligned / stance at target date",
+    ]
+    for d in model.departments:
+        lines.append(f"  {d.name:<11} {o[f'pooled_m_{d.name}']:8.1f} / "
+                     f"{o[f'aligned_m_{d.name}']:8.1f} / {o[f'stance_{d.name}_at_target']}")
+    lines.append(f"  {'total':<11} {o['pooled_m_total']:8.1f} / {o['aligned_m_total']:8.1f}")
+    return "\n".join(lines)
+
+
+def write_run_outputs(model: CommunityBudgetModel, out: str | os.PathLike,
+                      seed: int | None) -> Path:
+    """Write the run's files into `out`, all or nothing (built in a temporary folder)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        series = model.timeseries()
+        atomic_write_text(staging / "timeseries.csv", series.to_csv(index=False))
+        outcomes = {"seed": seed, **model.outcomes()}
+        atomic_write_json(staging / "outcomes.json", outcomes)
+        atomic_write_json(staging / "actions.json", model.action_log)
+        fig = adoption_figure(series, model.params["timeline.target_share"],
+                              outcomes["target_date"], f"{model.scenario_name} (seed {seed})",
+                              n_councils=len(model.council_list))
+        atomic_write_bytes(staging / "adoption.png", figure_png(fig))
+        out.mkdir(exist_ok=True)
+        for item in staging.iterdir():
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out

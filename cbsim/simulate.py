@@ -1,0 +1,22 @@
+"""`simulate`: one run of a scenario, as a plain function returning scalar outcomes."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from cbsim.model import CommunityBudgetModel
+from cbsim.scenario import Scenario
+
+
+def simulate(scenario: str | os.PathLike | Scenario = "baseline_2011", seed: int | None = None,
+             **overrides: Any) -> dict[str, Any]:
+    """Run `scenario` with `seed` to its last month; return a flat dict of scalar outcomes.
+
+    Overrides are dotted parameter paths, e.g. ``simulate("baseline_2011", seed=1,
+    **{"offer.national_pooling": True})``. A plain function of keyword arguments, so
+    SALib, EMA Workbench or a process pool can call it directly.
+    """
+    model = CommunityBudgetModel(scenario=scenario, rng=seed, **overrides)
+    model.run_to_end()
+    return model.outcomes()
