@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except CbsimError as exc:
-        print(f"cbsim: error: {exc}", file=sys.stderr)
+        print(f"cbsim: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
         return EXIT_INPUT
     except BrokenPipeError:  # e.g. `cbsim params | head`
         sys.stderr.close()
@@ -28,15 +28,34 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit status 2), like bad input."""
+
+    def error(self, message: str):  # argparse calls this on a usage error
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {' '.join(message.splitlines())} "
+                  f"(see {self.prog} --help)\n")
+
+
+def _seed(text: str) -> int:
+    """A random seed: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cbsim", description=__import__("cbsim").__doc__)
+    parser = _OneLineParser(prog="cbsim", description=__import__("cbsim").__doc__)
     parser.add_argument("--version", action="version",
                         version=f"cbsim {__import__('cbsim').__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one scenario and write its outputs")
     run.add_argument("scenario", metavar="SCENARIO", help="scenario name or path to a TOML file")
-    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
                      help="override a parameter, e.g. --set offer.national_pooling=true")
     run.add_argument("--out", metavar="DIR", help="output folder (default out/SCENARIO-seedN)")

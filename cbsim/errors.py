@@ -16,3 +16,16 @@ class InputError(CbsimError):
         self.message = message
         where = f"{source}: {field}" if field else source
         super().__init__(f"{where}: {message}")
+
+
+def short_repr(value: object, limit: int = 40) -> str:
+    """`repr(value)` cut to about `limit` characters, safe for any value (for one-line messages)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"a {int(value.bit_length() * 0.30103) + 1}-digit number"
+    if hasattr(value, "isoformat"):  # TOML dates and times, shown as written
+        return value.isoformat()
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # e.g. nested too deeply to print
+        return f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

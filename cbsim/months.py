@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+from cbsim.errors import short_repr
+
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only, the whole string
 
 
 def parse_month(text: str) -> int:
     """Return the month `YYYY-MM` as a count of months since year 0 (raises ValueError)."""
-    match = _MONTH.match(text) if isinstance(text, str) else None
+    match = _MONTH.fullmatch(text) if isinstance(text, str) else None
     if not match:
-        raise ValueError(f"expected a calendar month YYYY-MM, got {text!r}")
+        hint = ' (write it in quotes, e.g. "2011-04")' if hasattr(text, "isoformat") else ""
+        raise ValueError(f"expected a calendar month YYYY-MM, got {short_repr(text)}{hint}")
     year, month = int(match.group(1)), int(match.group(2))
     if not 1 <= month <= 12:
         raise ValueError(f"month must be 01-12, got {text!r}")

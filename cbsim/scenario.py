@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from cbsim.errors import InputError
+from cbsim.errors import InputError, short_repr
 from cbsim.months import months_between, parse_month
 from cbsim.parameters import Parameter, declared, defaults
-from cbsim.reference import authority_names
+from cbsim.reference import authority_names, department_names
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 META_KEYS = ("name", "description", "sources")
+MAX_FILE_BYTES = 10_000_000  # far above any real scenario; stops a stray huge file early
 
 
 @dataclass(frozen=True)
@@ -55,16 +57,21 @@ def available_scenarios() -> list[Scenario]:
 def resolve_scenario_path(name_or_path: str | os.PathLike) -> Path:
     """A scenario's file: a path as given, or the name of a file in `scenarios/`."""
     text = str(name_or_path)
+    if not text:
+        raise InputError("''", None, "empty scenario name")
     candidate = Path(text)
     if candidate.suffix == ".toml" or os.sep in text or "/" in text:
+        if candidate.is_dir():
+            raise InputError(_printable(text), None, "is a folder, not a scenario file")
         if not candidate.is_file():
-            raise InputError(text, None, "no such scenario file")
+            message = "not a regular file" if candidate.exists() else "no such scenario file"
+            raise InputError(_printable(text), None, message)
         return candidate
     shipped = scenario_dir() / f"{text}.toml"
     if shipped.is_file():
         return shipped
     names = [p.stem for p in scenario_dir().glob("*.toml")]
-    raise InputError(text, None, "unknown scenario" + _suggest(text, names)
+    raise InputError(_printable(text), None, "unknown scenario" + _suggest(text, names)
                      + f" (known: {', '.join(sorted(names))})")
 
 
@@ -73,24 +80,54 @@ def load_scenario(scenario: str | os.PathLike | Scenario) -> Scenario:
     if isinstance(scenario, Scenario):
         return scenario
     path = resolve_scenario_path(scenario)
-    return _load_file(str(path.resolve()), path.stat().st_mtime_ns, str(path))
+    shown = _printable(str(path))
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(shown, None, f"too large for a scenario file (over "
+                             f"{MAX_FILE_BYTES:,} bytes)")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(shown, None, f"cannot read file ({exc.strerror or exc})") from None
+    spec = _parse_file(raw, shown, path.stem)
+    # a fresh copy each time: a model that changes its parameters must not change the cache
+    return replace(spec, values={k: list(v) if isinstance(v, list) else v
+                                 for k, v in spec.values.items()})
 
 
 @lru_cache(maxsize=64)
-def _load_file(path: str, mtime_ns: int, shown: str) -> Scenario:
+def _parse_file(raw: bytes, shown: str, stem: str) -> Scenario:
+    """Decode, parse and validate a scenario file's bytes (cached by content)."""
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(shown, None, f"cannot read file ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # tolerate the byte-order mark some editors write
     except UnicodeDecodeError as exc:
         raise InputError(shown, None, f"not UTF-8 text (byte {exc.start})") from None
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(shown, None, f"malformed TOML: {exc}") from None
-    return scenario_from_table(table, shown, default_name=Path(path).stem)
+        raise InputError(shown, _toml_error_field(text, str(exc)),
+                         f"malformed TOML: {exc}") from None
+    except ValueError:  # tomllib passes on int()'s limit of 4300 digits
+        raise InputError(shown, None, "malformed TOML: a number is too long") from None
+    except RecursionError:
+        raise InputError(shown, None, "malformed TOML: nested too deeply") from None
+    return scenario_from_table(table, shown, default_name=stem)
+
+
+def _toml_error_field(text: str, message: str) -> str | None:
+    """Best guess at the dotted key on the line a TOML syntax error points to."""
+    found = re.search(r"at line (\d+)", message)
+    lines = text.splitlines()
+    if not found or not 1 <= int(found.group(1)) <= len(lines):
+        return None
+    number = int(found.group(1))
+    key = re.match(r"\s*([A-Za-z0-9_.-]+)\s*=", lines[number - 1])
+    if not key:
+        return None
+    for line in reversed(lines[: number - 1]):
+        header = re.match(r"\s*\[+\s*([A-Za-z0-9_.-]+)\s*\]+\s*(#.*)?$", line)
+        if header:
+            return f"{header.group(1)}.{key.group(1)}"
+    return key.group(1)
 
 
 def scenario_from_table(table: dict, source: str, default_name: str = "scenario") -> Scenario:
@@ -100,35 +137,69 @@ def scenario_from_table(table: dict, source: str, default_name: str = "scenario"
     sources = table.get("sources", [])
     if not isinstance(name, str) or not name:
         raise InputError(source, "name", "must be a non-empty string")
+    if len(name) > 100 or name.startswith(".") or not name.isprintable() or any(
+            c in name for c in "/\\:"):
+        raise InputError(source, "name", f"{short_repr(name)} is not a plain name (it names "
+                         "output folders: no '/', '\\', ':' or leading '.')")
     if not isinstance(description, str):
         raise InputError(source, "description", "must be a string")
     if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
         raise InputError(source, "sources", "must be a list of strings")
     values = defaults()
+    seen: set[str] = set()
     for path, value in flatten({k: v for k, v in table.items() if k not in META_KEYS}):
+        if path in seen:
+            raise InputError(source, _printable(path), "given twice")
+        seen.add(path)
         values[path] = coerce(path, value, source)
     check_consistency(values, source)
     return Scenario(name, description, tuple(sources), source, values)
 
 
 def flatten(table: dict, prefix: str = "") -> list[tuple[str, Any]]:
-    """Nested TOML tables as (dotted path, value) pairs; declared paths stop the descent."""
+    """Nested TOML tables as (dotted path, value) pairs.
+
+    Only known sections are descended into; a declared path or an unknown key stops the
+    descent, so `coerce` reports it (an empty known section gives nothing).
+    """
     pairs = []
     for key, value in table.items():
         path = f"{prefix}{key}"
-        if isinstance(value, dict) and path not in declared():
+        if isinstance(value, dict) and path in _sections():
             pairs += flatten(value, prefix=f"{path}.")
         else:
             pairs.append((path, value))
     return pairs
 
 
+@lru_cache(maxsize=1)
+def _sections() -> frozenset[str]:
+    """Every proper prefix of a declared path: `timeline`, `departments`, `departments.DWP`."""
+    return frozenset(".".join(parts[:i]) for parts in (p.split(".") for p in declared())
+                     for i in range(1, len(parts)))
+
+
 def coerce(path: str, value: Any, source: str) -> Any:
     """Check `value` against the declaration of `path`; return it in canonical form."""
     param = declared().get(path)
     if param is None:
-        raise InputError(source, path, "unknown parameter" + _suggest(path, list(declared())))
+        raise _unknown(path, value, source)
     return _coerce_value(param, value, source)
+
+
+def _unknown(path: str, value: Any, source: str) -> InputError:
+    """The error for a path that names no parameter, with the nearest valid name."""
+    parts = path.split(".")
+    if parts[0] == "departments" and len(parts) > 1 and parts[1] not in department_names():
+        names = sorted(department_names())
+        return InputError(source, _printable(".".join(parts[:2])),
+                          f"unknown department {short_repr(parts[1])}"
+                          + _suggest(parts[1], names) + f" (known: {', '.join(names)})")
+    if path in _sections():
+        return InputError(source, _printable(path), f"expected a table of parameters "
+                          f"([{path}]), got {short_repr(value)}")
+    return InputError(source, _printable(path), "unknown parameter"
+                      + _suggest(path, [*declared(), *_sections()]))
 
 
 def _coerce_value(p: Parameter, value: Any, source: str) -> Any:
@@ -137,15 +208,16 @@ def _coerce_value(p: Parameter, value: Any, source: str) -> Any:
 
     if p.kind == "bool":
         if not isinstance(value, bool):
-            raise fail(f"expected true or false, got {value!r}")
+            raise fail(f"expected true or false, got {short_repr(value)}")
         return value
     if p.kind in ("float", "int"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise fail(f"expected a number ({p.unit}), got {value!r}")
-        if p.kind == "int" and not float(value).is_integer():
-            raise fail(f"expected a whole number, got {value!r}")
-        if value != value or not p.min <= value <= p.max:  # NaN fails too
-            raise fail(f"{value!r} is out of range [{p.min:g}, {p.max:g}] ({p.unit})")
+            raise fail(f"expected a number ({p.unit}), got {short_repr(value)}")
+        if p.kind == "int" and isinstance(value, float) and not value.is_integer():
+            raise fail(f"expected a whole number, got {short_repr(value)}")
+        # ints compare exactly however large; NaN and infinities fail too
+        if value != value or not p.min <= value <= p.max:
+            raise fail(f"{short_repr(value)} is out of range [{p.min:g}, {p.max:g}] ({p.unit})")
         return int(value) if p.kind == "int" else float(value)
     if p.kind == "month":
         try:
@@ -155,17 +227,17 @@ def _coerce_value(p: Parameter, value: Any, source: str) -> Any:
         return value
     if p.kind == "stance":
         if value not in p.choices:
-            raise fail(f"expected one of {', '.join(p.choices)}, got {value!r}"
+            raise fail(f"expected one of {', '.join(p.choices)}, got {short_repr(value)}"
                        + _suggest(str(value), list(p.choices)))
         return value
     if p.kind in ("authorities", "choices"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail(f"expected a list of names, got {value!r}")
+            raise fail(f"expected a list of names, got {short_repr(value)}")
         known = authority_names() if p.kind == "authorities" else p.choices
         for item in value:
             if item not in known:
                 kind = "authority" if p.kind == "authorities" else "choice"
-                raise fail(f"unknown {kind} {item!r}" + _suggest(item, list(known)))
+                raise fail(f"unknown {kind} {short_repr(item)}" + _suggest(item, list(known)))
         if len(set(value)) != len(value):
             raise fail("names must not repeat")
         return list(value)
@@ -194,16 +266,32 @@ def check_consistency(values: dict[str, Any], source: str) -> None:
 
 def parse_set_option(text: str, source: str = "--set") -> tuple[str, Any]:
     """Parse `PATH=VALUE` (VALUE in TOML syntax, or a bare word taken as a string)."""
-    if "=" not in text:
-        raise InputError(source, text, "expected PATH=VALUE, e.g. offer.national_pooling=true")
-    path, raw = (part.strip() for part in text.split("=", 1))
+    path, equals, raw = (part.strip() for part in text.partition("="))
+    if not equals or not path:
+        raise InputError(source, None, f"expected PATH=VALUE, e.g. offer.national_pooling=true, "
+                         f"got {short_repr(text)}")
     if path not in declared():
-        raise InputError(source, path, "unknown parameter" + _suggest(path, list(declared())))
+        raise _unknown(path, raw, source)
+    if not raw:
+        hint = " (write [] for an empty list)" if isinstance(declared()[path].default, list) else ""
+        raise InputError(source, path, "no value after '='" + hint)
+    if raw.isdigit() and len(raw) > 4000:
+        raise InputError(source, path, f"a {len(raw)}-digit number is out of range")
+    return path, coerce(path, _set_value(raw), source)
+
+
+def _set_value(raw: str) -> Any:
+    """A `--set` value read as one TOML value; anything else is taken as a bare string."""
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return path, coerce(path, value, source)
+        table = tomllib.loads(f"v = {raw}")
+    except (ValueError, RecursionError):  # TOMLDecodeError is a ValueError
+        return raw
+    return table["v"] if list(table) == ["v"] else raw  # `1\nx = 2` is not one value
+
+
+def _printable(text: str) -> str:
+    """`text` as it is, or quoted with escapes when it holds line breaks or control codes."""
+    return text if text.isprintable() else repr(text)
 
 
 def _suggest(word: str, options: list[str]) -> str:

@@ -1,0 +1,7 @@
+"""`python -m cbsim`: the same as the `cbsim` command."""
+
+import sys
+
+from cbsim.cli import main
+
+sys.exit(main())
