@@ -1,0 +1,87 @@
+"""`cbsim viz`: serve the workshop view (cbsim/app.py) with Solara's server."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+from cbsim.errors import InputError
+from cbsim.scenario import load_scenario, resolve_scenario_path, scenario_dir
+
+APP_MODULE = "cbsim.app"
+SCENARIO_ENV = "CBSIM_SCENARIO"  # the scenario the page opens with (name or absolute path)
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` is reachable from this machine only (127.x, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server_command(host: str, port: int) -> list[str]:
+    """The `solara run` command line that serves the workshop view."""
+    return [sys.executable, "-m", "solara", "run", APP_MODULE, "--host", host,
+            "--port", str(port), "--production", "--no-open", "--log-level", "warning"]
+
+
+def server_environment(scenario: str) -> dict[str, str]:
+    """The server's environment: the scenario to open with, and no telemetry calls home
+    (the venue may have no internet)."""
+    env = dict(os.environ)
+    env[SCENARIO_ENV] = scenario
+    env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    return env
+
+
+def _check_port_free(host: str, port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise InputError("--port", None, f"{port} is not a port number (1-65535)")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InputError("--port", None,
+                             f"cannot listen on {host}:{port} ({exc.strerror})") from None
+
+
+def serve(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int = 8765) -> int:
+    """Serve the workshop view for `scenario` until interrupted; return the exit status.
+
+    Binds 127.0.0.1 unless told otherwise, and warns when told to bind another address
+    (anyone who can reach it can then run models on this machine).
+    """
+    spec = load_scenario(scenario)  # a bad name or file fails here, with one line
+    path = resolve_scenario_path(scenario).resolve()
+    opens = path.stem if path.parent == scenario_dir().resolve() else str(path)
+    _check_port_free(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"cbsim viz: scenario {spec.name} at http://{shown}:{port}/ (Ctrl-C to stop)",
+          flush=True)
+    if not is_loopback(host):
+        print(f"cbsim viz: warning: listening on {host}, not 127.0.0.1: anyone who can "
+              "reach this address can open the page and run models on this machine",
+              file=sys.stderr, flush=True)
+    process = subprocess.Popen(server_command(host, port), env=server_environment(opens))
+    # Stopping `cbsim viz` (Ctrl-C, or SIGTERM from a process manager) stops the server too.
+    previous = signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
