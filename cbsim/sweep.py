@@ -1,0 +1,645 @@
+"""Sweeps: run an experiment's design points x replicates, streaming results to Parquet.
+
+Runs go to workers in batches: a local process pool by default, a Dask cluster when a
+scheduler address is given (``local`` starts a `LocalCluster`). Both sit behind the same
+small engine interface (`submit` a batch, `wait` for the first finished ones), so there is
+one code path. Every run's seed comes from the master seed and its run id, so the table does
+not depend on the engine, the worker count or the order in which batches finish.
+
+Output folder::
+
+    DIR/manifest.json        experiment, versions, seed, counts, times, status
+    DIR/experiment.toml      copy of the experiment file
+    DIR/design.parquet       the sampler's raw matrix, one row per design point
+    DIR/runs/part-*.parquet  one row per run; `pandas.read_parquet(DIR / "runs")` reads all
+
+Each part file is written atomically when its batch finishes, so an interrupted sweep keeps
+every finished run and ``resume=True`` runs only the missing run ids.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import io
+import math
+import multiprocessing
+import os
+import platform
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cbsim.errors import CbsimError
+from cbsim.experiment import Experiment, load_experiment, run_seed
+from cbsim.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from cbsim.scenario import Scenario
+from cbsim.simulate import simulate
+
+RUNS_DIR = "runs"
+MANIFEST = "manifest.json"
+DESIGN = "design.parquet"
+MANIFEST_FORMAT = 1
+MAX_BATCH = 100            # runs per task: ~1.5 s of work, far above Dask's ~2 ms per task
+BATCHES_PER_WORKER = 8     # enough batches for load balance and a live progress bar
+IN_FLIGHT_PER_WORKER = 2   # batches queued per worker: keeps workers busy, memory flat
+MAX_ATTEMPTS = 3           # a batch whose worker dies is resubmitted up to this many times
+MANIFEST_EVERY_S = 5.0
+ID_COLUMNS = (("run_id", pa.int64()), ("design_point", pa.int64()),
+              ("replicate", pa.int64()), ("seed", pa.int64()))
+KIND_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(),
+              "stance": pa.string(), "month": pa.string()}
+
+RunSpec = tuple[int, int, dict[str, Any]]             # run_id, seed, overrides
+RunResult = tuple[int, dict[str, Any] | None, str | None]  # run_id, outcomes, error
+
+
+# ------------------------------------------------------------------------ worker side
+def run_batch(scenario: Scenario, runs: list[RunSpec]) -> list[RunResult]:
+    """Run a batch with a pre-loaded scenario; a run that raises is returned with its error."""
+    results: list[RunResult] = []
+    for run_id, seed, overrides in runs:
+        try:
+            results.append((run_id, simulate(scenario, seed=seed, **overrides), None))
+        except Exception as exc:  # recorded in the run's row, the sweep goes on
+            results.append((run_id, None, f"{type(exc).__name__}: {exc}"[:2000]))
+    return results
+
+
+_WORKER_SCENARIO: Scenario | None = None
+
+
+def _init_worker(scenario: Scenario) -> None:
+    """Process-pool initializer: keep the scenario; Ctrl-C is the parent's business."""
+    global _WORKER_SCENARIO
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_SCENARIO = scenario
+
+
+def _run_batch_in_worker(runs: list[RunSpec]) -> list[RunResult]:
+    return run_batch(_WORKER_SCENARIO, runs)
+
+
+# ------------------------------------------------------------------------ engines
+class SerialEngine:
+    """Runs each batch in this process when it is submitted (``workers=1``)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.workers = 1
+        self.label = "in-process (1 worker)"
+
+    def submit(self, runs: list[RunSpec]) -> cf.Future:
+        future: cf.Future = cf.Future()
+        future.set_result(run_batch(self.scenario, runs))
+        return future
+
+    def wait(self, pending: set) -> tuple[set, set]:
+        return set(pending), set()
+
+    def lost_all(self, exc: BaseException) -> bool:
+        return False
+
+    def restart(self) -> None:
+        pass
+
+    def close(self, cancel: bool = False) -> None:
+        pass
+
+
+class PoolEngine:
+    """A local `ProcessPoolExecutor`; each worker loads the scenario once (initializer)."""
+
+    def __init__(self, scenario: Scenario, workers: int) -> None:
+        self.scenario = scenario
+        self.workers = workers
+        self.label = f"process pool ({workers} workers)"
+        self._start()
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["cbsim.sweep"])
+        self.executor = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                               initializer=_init_worker,
+                                               initargs=(self.scenario,))
+
+    def submit(self, runs: list[RunSpec]) -> cf.Future:
+        return self.executor.submit(_run_batch_in_worker, runs)
+
+    def wait(self, pending: set) -> tuple[set, set]:
+        done, not_done = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+        return done, not_done
+
+    def lost_all(self, exc: BaseException) -> bool:
+        """A dead worker breaks the whole pool: every pending batch must be resubmitted."""
+        return isinstance(exc, BrokenProcessPool)
+
+    def restart(self) -> None:
+        self.close(cancel=True)
+        self._start()
+
+    def close(self, cancel: bool = False) -> None:
+        if cancel:  # stop now: running batches are lost anyway, do not wait for them
+            for process in list((getattr(self.executor, "_processes", None) or {}).values()):
+                process.terminate()
+        self.executor.shutdown(wait=not cancel, cancel_futures=True)
+
+
+class DaskEngine:
+    """A Dask distributed cluster: an existing scheduler, or a `LocalCluster` (``local``)."""
+
+    def __init__(self, scenario: Scenario, address: str, workers: int) -> None:
+        import logging
+
+        from dask.distributed import Client, LocalCluster
+
+        self.cluster = None
+        try:
+            if address == "local":
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                            processes=True, dashboard_address=None,
+                                            silence_logs=logging.ERROR)
+                self.client = Client(self.cluster)
+            else:
+                self.client = Client(address, timeout="10s")
+                self.client.wait_for_workers(1, timeout=60)
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise CbsimError(f"--scheduler {address}: cannot use the Dask scheduler "
+                             f"({exc})") from None
+        self.workers = max(1, sum(self.client.nthreads().values()))
+        where = "LocalCluster" if self.cluster else f"scheduler {address}"
+        self.label = f"Dask {where} ({self.workers} workers)"
+        self._scenario = self.client.scatter(scenario, broadcast=True, hash=False)
+
+    def submit(self, runs: list[RunSpec]) -> Any:
+        return self.client.submit(run_batch, self._scenario, runs, pure=False)
+
+    def wait(self, pending: set) -> tuple[set, set]:
+        from dask.distributed import wait
+
+        result = wait(list(pending), return_when="FIRST_COMPLETED")
+        return set(result.done), set(result.not_done)
+
+    def lost_all(self, exc: BaseException) -> bool:
+        return False  # Dask reschedules a dead worker's tasks itself
+
+    def restart(self) -> None:
+        pass
+
+    def close(self, cancel: bool = False) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_engine(scenario: Scenario, workers: int | None, scheduler: str | None) -> Any:
+    """The engine for the options: in-process, process pool, or Dask."""
+    if workers is not None and workers < 1:
+        raise CbsimError(f"--workers must be at least 1, got {workers}")
+    n = workers or available_cores()
+    if scheduler:
+        return DaskEngine(scenario, scheduler, n)
+    if n == 1:
+        return SerialEngine(scenario)
+    return PoolEngine(scenario, n)
+
+
+def available_cores() -> int:
+    """Cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# ------------------------------------------------------------------------ the table
+class RunTable:
+    """Turns batch results into Arrow tables with one fixed schema, written as part files."""
+
+    def __init__(self, experiment: Experiment, design: list[dict[str, Any]],
+                 columns: list[list[str]]) -> None:
+        self.experiment = experiment
+        self.design = design
+        self.schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in columns])
+        self.factor_paths = experiment.factor_paths
+        fixed = {name for name, _ in ID_COLUMNS} | set(self.factor_paths) | {"error"}
+        self.outcome_keys = [name for name, _ in columns if name not in fixed]
+
+    @staticmethod
+    def columns_for(experiment: Experiment, probe: dict[str, Any]) -> list[list[str]]:
+        """Column names and Arrow types: ids, factors, the outcomes of a probe run, error."""
+        cols = [[name, str(kind)] for name, kind in ID_COLUMNS]
+        cols += [[f.path, str(KIND_TYPES[f.kind])] for f in experiment.factors]
+        for key, value in probe.items():
+            cols.append([key, str(_arrow_type(value))])
+        cols.append(["error", "string"])
+        return cols
+
+    def specs(self, run_ids: np.ndarray) -> list[RunSpec]:
+        """What a worker needs for these runs: id, seed and the design point's values."""
+        r, seed = self.experiment.replicates, self.experiment.seed
+        return [(int(i), run_seed(seed, int(i)), self.design[int(i) // r]) for i in run_ids]
+
+    def table(self, results: list[RunResult]) -> pa.Table:
+        """Rows for finished runs, in run-id order, with the fixed schema."""
+        r, seed = self.experiment.replicates, self.experiment.seed
+        results = sorted(results, key=lambda item: item[0])
+        errors = [error for _, _, error in results]
+        cols: dict[str, list] = {name: [] for name in self.schema.names}
+        for run_id, outcomes, _ in results:
+            point, replicate = divmod(run_id, r)
+            cols["run_id"].append(run_id)
+            cols["design_point"].append(point)
+            cols["replicate"].append(replicate)
+            cols["seed"].append(run_seed(seed, run_id))
+            for path in self.factor_paths:
+                cols[path].append(self.design[point][path])
+            for key in self.outcome_keys:
+                cols[key].append(None if outcomes is None else outcomes.get(key))
+        arrays = []
+        for fld in self.schema:
+            if fld.name == "error":
+                continue
+            arrays.append(_array(cols[fld.name], fld.type, fld.name, errors))
+        arrays.append(pa.array(errors, type=pa.string()))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+def _arrow_type(value: Any) -> pa.DataType:
+    if isinstance(value, bool):
+        return pa.bool_()
+    if isinstance(value, int):
+        return pa.int64()
+    if isinstance(value, float):
+        return pa.float64()
+    return pa.string()  # strings, and months that may be None
+
+
+def _array(values: list, kind: pa.DataType, name: str, errors: list) -> pa.Array:
+    """An Arrow array; a value that does not fit the column is nulled and noted in `errors`."""
+    try:
+        return pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
+        fixed = []
+        for i, value in enumerate(values):
+            try:
+                fixed.append(pa.scalar(value, type=kind).as_py())
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
+                fixed.append(None)
+                note = f"outcome {name}={value!r} does not fit type {kind}"
+                errors[i] = f"{errors[i]}; {note}" if errors[i] else note
+        return pa.array(fixed, type=kind)
+
+
+def write_part(runs_dir: Path, table: pa.Table) -> Path:
+    """Write one part file atomically (hidden temporary name, then rename)."""
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    first = int(table.column("run_id")[0].as_py()) if table.num_rows else 0
+    path = runs_dir / f"part-{first:09d}-{secrets.token_hex(4)}.parquet"
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def finished_runs(runs_dir: Path, planned: int) -> tuple[np.ndarray, int]:
+    """Which run ids already have a row (a boolean mask), and how many of them failed."""
+    done = np.zeros(planned, dtype=bool)
+    failed = 0
+    for leftover in runs_dir.glob(".part-*.tmp"):  # a write cut short by a kill
+        leftover.unlink(missing_ok=True)
+    for part in sorted(runs_dir.glob("part-*.parquet")):
+        try:
+            table = pq.read_table(part, columns=["run_id", "error"])
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise CbsimError(f"{part}: unreadable part file ({exc}); move it away and "
+                             "resume again") from None
+        ids = table.column("run_id").to_numpy()
+        if len(ids) and (ids.min() < 0 or ids.max() >= planned):
+            raise CbsimError(f"{part}: run ids outside this experiment's design")
+        if done[ids].any():
+            raise CbsimError(f"{part}: holds runs already in another part file")
+        done[ids] = True
+        failed += len(ids) - table.column("error").null_count
+    return done, failed
+
+
+# ------------------------------------------------------------------------ manifest
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _versions() -> dict[str, str]:
+    names = ("cbsim", "mesa", "numpy", "pandas", "pyarrow", "SALib", "dask", "distributed")
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def new_manifest(experiment: Experiment, scenario: Scenario, fingerprint: str,
+                 columns: list[list[str]], n_points: int) -> dict[str, Any]:
+    """The manifest of a new sweep (status `running`)."""
+    return {
+        "format": MANIFEST_FORMAT,
+        "experiment": experiment.summary(),
+        "experiment_file": experiment.text,
+        "scenario": {"name": scenario.name, "path": scenario.path},
+        "fingerprint": fingerprint,
+        "master_seed": experiment.seed,
+        "seeds": "run seed = SeedSequence([master_seed, run_id]).generate_state(1, uint64)"
+                 "[0] >> 1; run_id = design_point * replicates + replicate",
+        "design_points": n_points,
+        "replicates": experiment.replicates,
+        "problem": experiment.problem(),
+        "factors": experiment.factor_paths,
+        "columns": columns,
+        "versions": _versions(),
+        "runs": {"planned": n_points * experiment.replicates, "done": 0, "failed": 0},
+        "started": _now(),
+        "ended": None,
+        "status": "running",
+        "sessions": [],
+    }
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    """The manifest of an existing sweep folder (CbsimError if missing or unreadable)."""
+    import json
+
+    path = out / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CbsimError(f"{out}: not a sweep output folder (no {MANIFEST})") from None
+    except (OSError, ValueError) as exc:
+        raise CbsimError(f"{path}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise CbsimError(f"{path}: not a cbsim sweep manifest (format {MANIFEST_FORMAT})")
+    return manifest
+
+
+# ------------------------------------------------------------------------ the sweep
+class _Stop(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C."""
+
+
+def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike | None = None,
+              workers: int | None = None, scheduler: str | None = None, resume: bool = False,
+              *, batch_size: int | None = None, progress: bool | None = None) -> int:
+    """Run every run of `experiment` not yet in `out`; return the exit status (0).
+
+    Args:
+        experiment: a path or the name of a file in `experiments/`.
+        out: output folder (default ``sweeps/NAME``); must not exist unless `resume`.
+        workers: local processes (default: all cores; 1 runs in this process) or, with
+            ``scheduler="local"``, the LocalCluster's workers.
+        scheduler: a Dask scheduler address (``tcp://host:8786``) or ``local``.
+        resume: finish an interrupted sweep in `out`, running only the missing run ids.
+        batch_size: runs per task (default: sized from the work left and the workers).
+        progress: show a progress bar (default: when stderr is a terminal).
+
+    Worker processes start by importing the caller's main module (as with any process pool
+    on Python 3.14, and with Dask), so call this from under ``if __name__ == "__main__":``
+    in a script.
+    """
+    exp = load_experiment(experiment)
+    scenario = exp.base_scenario()
+    raw = exp.raw_design()
+    design = exp.design(raw)
+    _check_design(exp, scenario, design)
+    if batch_size is not None and batch_size < 1:
+        raise CbsimError(f"batch size must be at least 1, got {batch_size}")
+    if workers is not None and workers < 1:
+        raise CbsimError(f"--workers must be at least 1, got {workers}")
+    out = Path(out) if out is not None else Path("sweeps") / exp.name
+    fingerprint = exp.fingerprint(scenario)
+    runs_dir = out / RUNS_DIR
+
+    if resume and (out / MANIFEST).exists():
+        manifest = read_manifest(out)
+        if manifest.get("fingerprint") != fingerprint:
+            raise CbsimError(f"{out}: the experiment or its scenario has changed since this "
+                             "sweep started; resume needs the same experiment (or use a new "
+                             "--out)")
+        runs_dir.mkdir(exist_ok=True)
+        done, failed = finished_runs(runs_dir, exp.n_runs())
+    else:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            if resume:
+                raise CbsimError(f"{out}: not a sweep output folder (no {MANIFEST}); "
+                                 "cannot resume")
+            raise CbsimError(f"{out}: output folder already exists; use --resume to finish "
+                             "it, or choose another --out")
+        columns = RunTable.columns_for(exp, _probe(scenario))
+        manifest = new_manifest(exp, scenario, fingerprint, columns, len(design))
+        _create_output(out, exp, raw, manifest)
+        done, failed = np.zeros(exp.n_runs(), dtype=bool), 0
+
+    table = RunTable(exp, design, manifest["columns"])
+    return _execute(exp, scenario, table, out, manifest, done, failed, workers, scheduler,
+                    batch_size, sys.stderr.isatty() if progress is None else progress)
+
+
+def _check_design(exp: Experiment, scenario: Scenario, design: list[dict[str, Any]]) -> None:
+    """Every design point must make a valid scenario (e.g. a stance above its floor)."""
+    seen: set = set()
+    for i, point in enumerate(design):
+        key = tuple(sorted(point.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        scenario.with_overrides(point, source=f"{exp.source}: factors (design point {i})")
+
+
+def _probe(scenario: Scenario) -> dict[str, Any]:
+    """One run of the base scenario: the outcome names and types the table will hold."""
+    try:
+        return simulate(scenario, seed=0)
+    except Exception as exc:
+        raise CbsimError(f"{scenario.path}: the base scenario does not run "
+                         f"({type(exc).__name__}: {exc})") from None
+
+
+def _create_output(out: Path, exp: Experiment, raw: np.ndarray,
+                   manifest: dict[str, Any]) -> None:
+    try:
+        (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+        if exp.text:
+            atomic_write_text(out / "experiment.toml", exp.text)
+        design = {"design_point": np.arange(len(raw), dtype=np.int64)}
+        design.update({path: raw[:, j] for j, path in enumerate(exp.factor_paths)})
+        buffer = io.BytesIO()
+        pq.write_table(pa.table(design), buffer)
+        atomic_write_bytes(out / DESIGN, buffer.getvalue())
+        atomic_write_json(out / MANIFEST, manifest)
+    except OSError as exc:
+        raise CbsimError(f"{out}: cannot write the sweep's output ({exc.strerror or exc})") \
+            from None
+
+
+def _batches(todo: np.ndarray, size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(todo), size):
+        yield todo[start:start + size]
+
+
+def _execute(exp: Experiment, scenario: Scenario, table: RunTable, out: Path,
+             manifest: dict[str, Any], done: np.ndarray, failed: int, workers: int | None,
+             scheduler: str | None, batch_size: int | None, progress: bool) -> int:
+    from tqdm import tqdm
+
+    planned = len(done)
+    todo = np.flatnonzero(~done)
+    runs_dir = out / RUNS_DIR
+    counts = {"done": int(done.sum()), "failed": int(failed)}
+    session = {"started": _now(), "ended": None, "engine": None, "runs": 0}
+    manifest["sessions"].append(session)
+
+    def save(status: str) -> None:
+        manifest["runs"] = {"planned": planned, **counts}
+        manifest["status"] = status
+        if status != "running":
+            session["ended"] = manifest["ended"] = _now()
+        try:
+            atomic_write_json(out / MANIFEST, manifest)
+        except OSError as exc:
+            raise CbsimError(f"{out / MANIFEST}: cannot write ({exc.strerror or exc})") \
+                from None
+
+    if not len(todo):
+        save("complete")
+        print(f"{exp.name}: all {planned:,} runs already done; results in {runs_dir}/")
+        return 0
+
+    started = time.monotonic()
+    engine = make_engine(scenario, workers, scheduler)
+    session["engine"] = engine.label
+    size = batch_size or max(1, min(MAX_BATCH, math.ceil(
+        len(todo) / (engine.workers * BATCHES_PER_WORKER))))
+    window = engine.workers * IN_FLIGHT_PER_WORKER
+    batches = _batches(todo, size)
+    pending: dict[Any, tuple[np.ndarray, int]] = {}
+    bar = tqdm(total=planned, initial=counts["done"], unit="run", desc=exp.name,
+               disable=not progress, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+    old_term = _catch_sigterm()
+    last_save = 0.0
+    breaks = 0  # pool breaks since the last batch that finished
+
+    def submit(ids: np.ndarray, attempt: int) -> None:
+        pending[engine.submit(table.specs(ids))] = (ids, attempt)
+
+    def record(results: list[RunResult]) -> None:
+        part = table.table(results)
+        try:
+            write_part(runs_dir, part)
+        except OSError as exc:
+            raise CbsimError(f"{runs_dir}: cannot write results ({exc.strerror or exc}); "
+                             f"{counts['done']:,} finished runs are kept") from None
+        n_failed = part.num_rows - part.column("error").null_count
+        counts["done"] += part.num_rows
+        counts["failed"] += n_failed
+        session["runs"] += part.num_rows
+        bar.update(part.num_rows)
+        if counts["failed"]:
+            bar.set_postfix(failed=counts["failed"], refresh=False)
+
+    try:
+        save("running")
+        while True:
+            for ids in batches:
+                submit(ids, 1)
+                if len(pending) >= window:
+                    break
+            if not pending:
+                break
+            finished, _ = engine.wait(set(pending))
+            for future in finished:
+                if future not in pending:
+                    continue  # already resubmitted after its pool broke
+                ids, attempt = pending.pop(future)
+                try:
+                    results = future.result()
+                except Exception as exc:  # the worker died or the batch was lost
+                    lost = [(ids, attempt)]
+                    if engine.lost_all(exc):
+                        breaks += 1
+                        if breaks >= MAX_ATTEMPTS:
+                            raise CbsimError(f"worker processes keep dying ({exc}); "
+                                             f"{counts['done']:,} finished runs are kept in "
+                                             f"{runs_dir}/ (resume with --workers 1 to see "
+                                             "why)") from None
+                        lost += list(pending.values())
+                        pending.clear()
+                        engine.restart()
+                    for lost_ids, lost_attempt in lost:
+                        if lost_attempt < MAX_ATTEMPTS:
+                            submit(lost_ids, lost_attempt + 1)
+                        else:
+                            note = (f"worker lost {MAX_ATTEMPTS} times running this batch: "
+                                    f"{type(exc).__name__}: {exc}")
+                            record([(int(i), None, note) for i in lost_ids])
+                    continue
+                record(results)
+                breaks = 0
+            if time.monotonic() - last_save > MANIFEST_EVERY_S:
+                save("running")
+                last_save = time.monotonic()
+    except KeyboardInterrupt:
+        bar.close()
+        engine.close(cancel=True)
+        save("interrupted")
+        print(f"{exp.name}: interrupted; {counts['done']:,} of {planned:,} runs kept in "
+              f"{runs_dir}/ (finish with --resume)", file=sys.stderr)
+        raise KeyboardInterrupt from None
+    except BaseException:
+        bar.close()
+        engine.close(cancel=True)
+        save("failed")
+        raise
+    finally:
+        _restore_sigterm(old_term)
+    bar.close()
+    engine.close()
+    save("complete")
+    elapsed = time.monotonic() - started
+    failed_note = f", {counts['failed']:,} failed (see the error column)" if counts[
+        "failed"] else ""
+    print(f"{exp.name}: {session['runs']:,} runs in {elapsed:.1f} s on {engine.label}; "
+          f"{counts['done']:,} of {planned:,} done{failed_note}; results in {runs_dir}/")
+    print(f"next: cbsim analyse {out}")
+    return 0
+
+
+def _catch_sigterm() -> Any:
+    """Treat SIGTERM like Ctrl-C while the sweep runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _Stop()
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _restore_sigterm(old: Any) -> None:
+    if old is not None:
+        signal.signal(signal.SIGTERM, old)
+
+
+__all__ = ["run_sweep", "run_batch", "make_engine", "finished_runs", "read_manifest"]
