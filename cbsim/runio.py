@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import uuid
 from pathlib import Path
 
 from cbsim.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -38,7 +38,8 @@ def write_run_outputs(model: CommunityBudgetModel, out: str | os.PathLike,
     """Write the run's files into `out`, all or nothing (built in a temporary folder)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    staging = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.tmp"
+    staging.mkdir()  # not mkdtemp: the folder may become `out`, so it gets the usual mode
     try:
         series = model.timeseries()
         atomic_write_text(staging / "timeseries.csv", series.to_csv(index=False))
@@ -49,9 +50,11 @@ def write_run_outputs(model: CommunityBudgetModel, out: str | os.PathLike,
                               outcomes["target_date"], f"{model.scenario_name} (seed {seed})",
                               n_councils=len(model.council_list))
         atomic_write_bytes(staging / "adoption.png", figure_png(fig))
-        out.mkdir(exist_ok=True)
-        for item in staging.iterdir():
-            os.replace(item, out / item.name)
+        if out.is_dir():  # an earlier run's folder: each file is replaced whole
+            for item in staging.iterdir():
+                os.replace(item, out / item.name)
+        else:  # a new folder appears at once, with every file in it
+            os.rename(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out

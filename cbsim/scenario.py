@@ -196,8 +196,9 @@ def _unknown(path: str, value: Any, source: str) -> InputError:
                           f"unknown department {short_repr(parts[1])}"
                           + _suggest(parts[1], names) + f" (known: {', '.join(names)})")
     if path in _sections():
-        return InputError(source, _printable(path), f"expected a table of parameters "
-                          f"([{path}]), got {short_repr(value)}")
+        example = next(p for p in declared() if p.startswith(f"{path}."))
+        return InputError(source, _printable(path), f"is a section, not a parameter: give "
+                          f"its parameters (e.g. {example}), not {short_repr(value)}")
     return InputError(source, _printable(path), "unknown parameter"
                       + _suggest(path, [*declared(), *_sections()]))
 
