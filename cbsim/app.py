@@ -199,9 +199,17 @@ def Page() -> None:
     Created once per browser tab, so every tab has its own model.
     """
     scenario = solara.use_reactive(initial_scenario())
+    shown, set_shown = solara.use_state(scenario.value)
+    # SolaraViz puts its controls in the sidebar through a portal, where a new scenario's
+    # sliders would inherit the old sliders' positions. So a newly picked scenario is shown
+    # after one render without any Workshop, which clears the sidebar's controls.
+    solara.use_effect(lambda: set_shown(scenario.value), [scenario.value])
     solara.Style(STYLE)
     ScenarioPicker(scenario)
-    Workshop(scenario.value).key(f"workshop-{scenario.value}")
+    if shown == scenario.value:
+        Workshop(shown).key(f"workshop-{shown}")
+    else:
+        solara.Text(f"Loading {scenario.value} ...")
 
 
 page = Page

@@ -4,16 +4,50 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 from cbsim.errors import InputError
 from cbsim.scenario import load_scenario, resolve_scenario_path, scenario_dir
 
 APP_MODULE = "cbsim.app"
 SCENARIO_ENV = "CBSIM_SCENARIO"  # the scenario the page opens with (name or absolute path)
+ASSET_MARK = ".cbsim-npm-pack"  # written by scripts/setup_browser.sh into each complete package
+_ASSET_SPEC = re.compile(r"/((?:@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*@\d[\w.+-]*)/")
+
+
+def solara_asset_cache() -> Path:
+    """Where Solara's server looks for its front-end assets before asking the CDN."""
+    from solara.server import settings
+
+    return Path(settings.assets.proxy_cache_dir)
+
+
+def solara_asset_packages() -> list[str]:
+    """The npm packages (`name@version`) a SolaraViz page asks Solara's CDN proxy for.
+
+    Read from the installed Solara (its page template, font-awesome setting, Markdown, grid
+    and Vega-Lite widgets), so an upgrade of Solara that moves a version is followed.
+    """
+    import solara
+
+    root = Path(solara.__file__).parent
+    files = [root / "server/templates/solara.html.j2", root / "server/settings.py",
+             root / "components/markdown.py", *sorted((root / "widgets/vue").glob("*.vue"))]
+    found: set[str] = set()
+    for path in files:
+        found.update(_ASSET_SPEC.findall(path.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def missing_solara_assets() -> list[str]:
+    """The asset packages not yet unpacked into the cache (the page then needs the CDN)."""
+    cache = solara_asset_cache()
+    return [pkg for pkg in solara_asset_packages() if not (cache / pkg / ASSET_MARK).is_file()]
 
 
 def is_loopback(host: str) -> bool:
@@ -67,6 +101,12 @@ def serve(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int = 
     shown = f"[{host}]" if ":" in host else host
     print(f"cbsim viz: scenario {spec.name} at http://{shown}:{port}/ (Ctrl-C to stop)",
           flush=True)
+    missing = missing_solara_assets()
+    if missing:
+        print(f"cbsim viz: warning: {len(missing)} of Solara's front-end packages are not in "
+              f"{solara_asset_cache()}: the page will need internet access to load; "
+              "run scripts/setup_browser.sh .venv (or make browser) to work offline",
+              file=sys.stderr, flush=True)
     if not is_loopback(host):
         print(f"cbsim viz: warning: listening on {host}, not 127.0.0.1: anyone who can "
               "reach this address can open the page and run models on this machine",
@@ -85,3 +125,11 @@ def serve(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int = 
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":  # used by scripts/setup_browser.sh
+    if sys.argv[1:] == ["assets"]:
+        print(solara_asset_cache())
+        print("\n".join(solara_asset_packages()))
+    else:
+        sys.exit("usage: python -m cbsim.viz assets")
