@@ -9,11 +9,11 @@ minus the ~1 s interpreter start, to keep the suite fast.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -307,27 +307,71 @@ def test_failed_rename_into_out_leaves_it_absent_or_complete(tmp_path, monkeypat
     assert {p.name for p in tmp_path.iterdir()} <= {"run"}  # no staging folder left
 
 
-def test_killed_while_writing_leaves_no_half_output(tmp_path):
-    """SIGKILL at several moments of a run: --out is absent or holds every file, whole."""
-    def start(out: Path) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "cbsim", "run", "baseline_2011",
-                                 "--out", str(out)], cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+@pytest.mark.parametrize("failing", [1, 3, 4])
+def test_failed_replace_in_an_existing_out_keeps_every_file_whole(tmp_path, monkeypatch,
+                                                                  capsys, failing):
+    """Re-running into an earlier run's folder: each file is the old one or the new one."""
+    out = tmp_path / "run"
+    assert cli.main(["run", "baseline_2011", "--seed", "2", "--out", str(out)]) == 0
+    old = {p.name: p.read_bytes() for p in out.iterdir()}
+    calls = {"n": 0}
+    real_replace = os.replace
 
-    began = time.monotonic()
-    assert start(tmp_path / "full").wait(timeout=120) == 0
-    duration = time.monotonic() - began
-    for i, fraction in enumerate((0.5, 0.7, 0.8, 0.9, 0.95, 1.0)):
-        out = tmp_path / f"killed{i}"
-        proc = start(out)
-        try:
-            proc.wait(timeout=duration * fraction)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=60)
-        if out.exists():
-            assert {p.name for p in out.iterdir()} == RUN_FILES
-            for name in RUN_FILES - {"adoption.png"}:
-                assert (out / name).read_bytes() == (tmp_path / "full" / name).read_bytes()
-            png = (out / "adoption.png").read_bytes()
-            assert png.startswith(b"\x89PNG") and png.endswith(b"IEND\xaeB`\x82")
+    def replace(src, dst, *args, **kwargs):
+        if Path(dst).parent == out:
+            calls["n"] += 1
+            if calls["n"] == failing:
+                raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    capsys.readouterr()
+    assert cli.main(["run", "baseline_2011", "--seed", "3", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert {p.name for p in out.iterdir()} == RUN_FILES
+    changed = [name for name in RUN_FILES if (out / name).read_bytes() != old[name]]
+    assert len(changed) <= failing - 1  # only the files moved before the failure are new
+    for name in ("outcomes.json", "actions.json"):
+        json.loads((out / name).read_text())
+    assert (out / "adoption.png").read_bytes().endswith(b"IEND\xaeB`\x82")
+    assert {p.name for p in tmp_path.iterdir()} == {"run"}
+
+
+KILLER = """
+import os, signal, sys
+from cbsim.cli import main
+
+when, out = sys.argv[1], sys.argv[2]
+fsync, rename = os.fsync, os.rename
+
+def kill_mid_write(fd):  # the temporary file is written but not yet renamed
+    if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(f".{when}."):
+        os.kill(os.getpid(), signal.SIGKILL)
+    fsync(fd)
+
+def kill_at_rename(src, dst):
+    if when == "before-rename":
+        os.kill(os.getpid(), signal.SIGKILL)
+    rename(src, dst)
+    if when == "after-rename":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+os.fsync, os.rename = kill_mid_write, kill_at_rename
+sys.exit(main(["run", "baseline_2011", "--out", out]))
+"""
+
+
+@pytest.mark.parametrize("when", [*sorted(RUN_FILES), "before-rename", "after-rename"])
+def test_killed_while_writing_leaves_no_half_output(tmp_path, when):
+    """SIGKILL in the middle of writing each file, and either side of the final rename:
+    --out is absent, or holds every file, whole (Linux: reads /proc/self/fd)."""
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-c", KILLER, when, str(out)], cwd=tmp_path,
+                          capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    if when == "after-rename":
+        assert {p.name for p in out.iterdir()} == RUN_FILES
+        png = (out / "adoption.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and png.endswith(b"IEND\xaeB`\x82")
+    else:
+        assert not out.exists()
