@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 from mesa import Agent
 from mesa.discrete_space import FixedAgent
+from mesa.discrete_space.cell_agent import FixedCell
 
 from cbsim.reference import STANCES
 
@@ -27,6 +28,19 @@ NONE, EXPLORING, DEVELOPING = 0, 1, 2
 WITHHOLD, ALIGN, POOL = 0, 1, 2
 
 
+def council_moves(level, net_benefit_m, threshold_m, capacity, speed, draw):
+    """The council's decision rule, for one council or for all at once (numpy arrays).
+
+    A council not yet developing moves one step on (none -> exploring -> developing) with a
+    chance ``1 - exp(-speed * capacity * surplus)`` that grows with the surplus of its net
+    benefit over its threshold; `draw` is its uniform draw for the month. Returns a bool
+    (array): whether it moves.
+    """
+    surplus = net_benefit_m - threshold_m
+    chance = 1.0 - np.exp(-speed * capacity * np.maximum(surplus, 0.0))
+    return (level != DEVELOPING) & (surplus > 0) & (draw < chance)
+
+
 class Council(FixedAgent):
     """An upper-tier authority deciding whether to develop a community budget."""
 
@@ -34,7 +48,7 @@ class Council(FixedAgent):
 
     def __init__(self, model: CommunityBudgetModel, index: int, name: str, kind: str,
                  region: str, pilot_area: str, level: int, threshold_m: float,
-                 capacity: float, cell) -> None:
+                 capacity: float, cell=None) -> None:
         super().__init__(model)
         self.index = index
         self.name = name
@@ -44,7 +58,19 @@ class Council(FixedAgent):
         self.level = level
         self.threshold_m = threshold_m
         self.capacity = capacity
-        self.cell = cell
+        if cell is not None:
+            self.cell = cell
+
+    @property
+    def cell(self):
+        """The council's node in `model.grid` (the model builds that space on first use)."""
+        if self._mesa_cell is None:
+            self.model.grid  # noqa: B018 - places every council in its cell
+        return self._mesa_cell
+
+    @cell.setter
+    def cell(self, cell) -> None:
+        FixedCell.cell.fset(self, cell)
 
     @property
     def state(self) -> str:
@@ -57,15 +83,15 @@ class Council(FixedAgent):
         return model.offer_value_m + model.peer_weight_m * model.peer_share[self.index]
 
     def step(self) -> None:
-        """Move one step toward a community budget with a chance that grows with the surplus."""
+        """Move one step toward a community budget with a chance that grows with the surplus.
+
+        The model runs this same rule for all councils at once (`council_moves` on arrays,
+        the same draws in the same order), see `CommunityBudgetModel.councils_step`.
+        """
         draw = self.model.rng.random()  # drawn every month: common random numbers
-        if self.level == DEVELOPING:
-            return
-        surplus = self.net_benefit_m() - self.threshold_m
-        if surplus > 0:
-            chance = 1.0 - math.exp(-self.model.council_speed * self.capacity * surplus)
-            if draw < chance:
-                self.level += 1
+        if council_moves(self.level, self.net_benefit_m(), self.threshold_m, self.capacity,
+                         self.model.council_speed, draw):
+            self.level += 1
 
 
 class Department(Agent):

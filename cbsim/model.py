@@ -10,7 +10,8 @@ Sources and assumptions: docs/ODD.md and shared reference FACTS.
 from __future__ import annotations
 
 import os
-from functools import partial
+from dataclasses import replace
+from functools import cache, cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -28,10 +29,11 @@ from cbsim.agents import (
     Council,
     Department,
     MinisterialGroup,
+    council_moves,
 )
 from cbsim.months import format_month, parse_month
 from cbsim.network import build_peer_network, map_layout
-from cbsim.reference import authorities, department_names
+from cbsim.reference import Authority, authorities, department_names
 from cbsim.scenario import Scenario, coerce, load_scenario
 
 
@@ -42,11 +44,14 @@ class CommunityBudgetModel(Model):
         scenario: a scenario name (file in `scenarios/`), a path, or a loaded Scenario.
         rng: seed or numpy Generator; the same scenario and seed give identical runs.
         **overrides: parameter values by dotted path, e.g. ``**{"offer.national_pooling": True}``.
+        copies: for scale benchmarks only: run with this many synthetic copies of the 152
+            authorities (copy k > 1 of a council is named "<name> #k" and starts as it does).
     """
 
     def __init__(self, scenario: str | os.PathLike | Scenario = "baseline_2011",
-                 rng: Any = None, **overrides: Any) -> None:
+                 rng: Any = None, *, copies: int = 1, **overrides: Any) -> None:
         super().__init__(rng=rng)
+        self._copies = copies
         spec = load_scenario(scenario).with_overrides(overrides, source="override")
         self.scenario_name = spec.name
         self.params: dict[str, Any] = spec.values
@@ -78,20 +83,23 @@ class CommunityBudgetModel(Model):
     # ----------------------------------------------------------------- construction
     def _create_councils(self) -> None:
         p = self.params
-        source = authorities()
+        source = self._authorities = _authorities(self._copies)
+        originals = authorities()
         n = len(source)
         self.network = build_peer_network(
             source, self.rng, p["network.region_links"], p["network.type_links"],
             p["network.champion_links"], p["network.leader_weight"])
-        self.grid = Network(self.network.graph, random=self.random, layout=map_layout(source))
         z = self.rng.standard_normal(n)
         thresholds = p["council.threshold_median_m"] * np.exp(p["council.threshold_spread"] * z)
         capacities = self.rng.uniform(p["council.capacity_min"], 1.0, n)
         starting = set(p["councils.developing_at_start"])
         for i, a in enumerate(source):
             Council(self, i, a.name, a.type, a.region, a.pilot_area,
-                    DEVELOPING if a.name in starting else NONE,
-                    float(thresholds[i]), float(capacities[i]), self.grid[i])
+                    DEVELOPING if originals[i % len(originals)].name in starting else NONE,
+                    float(thresholds[i]), float(capacities[i]))
+        # The councils' fixed traits as arrays, for deciding all councils at once.
+        self.council_thresholds_m = thresholds
+        self.council_capacities = capacities
         self.councils = self.agents_by_type[Council]
         self.council_list: list[Council] = list(self.councils)
         self._refresh_levels()
@@ -113,6 +121,18 @@ class CommunityBudgetModel(Model):
                          parse_month(p["ministerial.ministers_from"]))
         self.ministerial_groups = self.agents_by_type[MinisterialGroup]
 
+    @cached_property
+    def grid(self) -> Network:
+        """The peer network as a Mesa space (node i = council i, on a map-like layout).
+
+        Built on first use (the view, or `council.cell`): headless runs never need it.
+        """
+        grid = Network(self.network.graph, random=self.random,
+                       layout=map_layout(self._authorities))
+        for council in self.council_list:
+            council.cell = grid[council.index]
+        return grid
+
     # ----------------------------------------------------------------- the month
     def step(self) -> None:
         """One month: stocktakes, departments' stances, councils' decisions, then data."""
@@ -122,12 +142,25 @@ class CommunityBudgetModel(Model):
         self.departments_set.do("step")
         self._update_evidence()
         self._update_offer_value()
-        self.councils.do("step")  # synchronous: every council reads last month's peers
+        self.councils_step()  # synchronous: every council reads last month's peers
         self._refresh_levels()
         self._update_peer_share()
         self.datacollector.collect(self)
         if self.month_index >= self.end_index:
             self.running = False
+
+    def councils_step(self) -> None:
+        """Every council's `step` at once: the same rule (`council_moves`) on arrays.
+
+        Equivalent to ``self.councils.do("step")`` (one uniform draw per council, in the
+        same order) without a Python call per council.
+        """
+        draws = self.rng.random(len(self.council_list))
+        net_benefit_m = self.offer_value_m + self.peer_weight_m * self.peer_share
+        moves = council_moves(self.levels, net_benefit_m, self.council_thresholds_m,
+                              self.council_capacities, self.council_speed, draws)
+        for i in np.flatnonzero(moves):
+            self.council_list[i].level += 1
 
     @property
     def departments_set(self):
@@ -327,6 +360,16 @@ class CommunityBudgetModel(Model):
         remaining = self.end_index - self.month_index
         if remaining > 0:
             self.run_for(remaining)
+
+
+@cache
+def _authorities(copies: int) -> tuple[Authority, ...]:
+    """The authorities, or `copies` synthetic copies of them in a row (scale benchmarks)."""
+    if not isinstance(copies, int) or copies < 1:
+        raise ValueError(f"copies must be a whole number >= 1, got {copies!r}")
+    real = authorities()
+    return real + tuple(replace(a, name=f"{a.name} #{k}")
+                        for k in range(2, copies + 1) for a in real)
 
 
 def _department_stance(model: CommunityBudgetModel, name: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 
 import networkx as nx
 import numpy as np
@@ -31,11 +31,55 @@ REGION_CENTRES = {
 
 @dataclass(frozen=True)
 class PeerNetwork:
-    """The peer graph and its row-normalised influence matrices."""
+    """The peer links and their row-normalised influence matrices.
 
-    graph: nx.Graph
+    Links are (i, j) pairs with i < j, sorted. The networkx `graph` is built from them on first
+    use (the view and analyses need it; a headless run only needs the matrices).
+    """
+
+    n: int
+    peer_links: np.ndarray  # (k, 2) region and type links
+    champion_links: np.ndarray  # (m, 2) links to pilot champions not already peer links
     peers: sparse.csr_matrix  # region and type links
     with_champions: sparse.csr_matrix  # the same plus links to pilot champions
+
+    @cached_property
+    def graph(self) -> nx.Graph:
+        """The peer graph: nodes are council indices, edges have kind "peer" or "champion"."""
+        graph = nx.Graph()
+        graph.add_nodes_from(range(self.n))
+        graph.add_edges_from(map(tuple, self.peer_links.tolist()), kind="peer")
+        graph.add_edges_from(map(tuple, self.champion_links.tolist()), kind="champion")
+        return graph
+
+
+Members = tuple[tuple[int, ...], int]  # a group's council indices, and one council's position
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """Static structure of a set of councils, computed once per process (see `_groups_of`)."""
+
+    region: tuple[Members, ...]  # per council: its region's members and its position there
+    type: tuple[Members, ...]  # the same for its type
+    pilots: tuple[Members, ...]  # per council: the pilots, and its position (len if not one)
+    leader: np.ndarray  # bool per council: in a leading pilot area (its example weighs more)
+
+
+@cache
+def _groups_of(councils: tuple[Authority, ...]) -> _Groups:
+    def members(labels: list[str | bool]) -> tuple[Members, ...]:
+        groups = {label: tuple(group.tolist()) for label, group in _groups(labels).items()}
+        position = {i: k for group in groups.values() for k, i in enumerate(group)}
+        return tuple((groups[label], position[i]) for i, label in enumerate(labels))
+
+    pilots = tuple(i for i, c in enumerate(councils) if c.pilot_area)
+    pilot_position = {i: k for k, i in enumerate(pilots)}
+    return _Groups(
+        region=members([c.region for c in councils]),
+        type=members([c.type for c in councils]),
+        pilots=tuple((pilots, pilot_position.get(i, len(pilots))) for i in range(len(councils))),
+        leader=np.array([c.pilot_area in LEADER_AREAS for c in councils]))
 
 
 def build_peer_network(
@@ -46,52 +90,67 @@ def build_peer_network(
     champion_links: int,
     leader_weight: float,
 ) -> PeerNetwork:
-    """Draw the peer network for `councils` (nodes are their indices) from `rng`."""
+    """Draw the peer network for `councils` (nodes are their indices) from `rng`.
+
+    Each council in turn links to `region_links` others of its region, then `type_links` of
+    its type; then each in turn links to `champion_links` pilots.
+    """
     n = len(councils)
-    by_region = _groups([c.region for c in councils])
-    by_type = _groups([c.type for c in councils])
-    pilots = np.array([i for i, c in enumerate(councils) if c.pilot_area], dtype=np.int64)
-    base = set()
-    for i, council in enumerate(councils):
-        for group, k in ((by_region[council.region], region_links),
-                         (by_type[council.type], type_links)):
-            for j in _draw_others(rng, group, i, k):
-                base.add((min(i, j), max(i, j)))
-    champion = set()
+    groups = _groups_of(councils)
+    base: list[tuple[int, int]] = []
     for i in range(n):
-        for j in _draw_others(rng, pilots, i, champion_links):
-            if (min(i, j), max(i, j)) not in base:
-                champion.add((min(i, j), max(i, j)))
-    leader = np.array([c.pilot_area in LEADER_AREAS for c in councils])
-    weights = np.where(leader, leader_weight, 1.0)
-    graph = nx.Graph()
-    graph.add_nodes_from(range(n))
-    graph.add_edges_from(sorted(base), kind="peer")
-    graph.add_edges_from(sorted(champion), kind="champion")
-    peers = _influence(n, sorted(base), weights)
-    both = _influence(n, sorted(base | champion), weights)
-    return PeerNetwork(graph, peers, both)
+        for (group, position), k in ((groups.region[i], region_links),
+                                     (groups.type[i], type_links)):
+            base += ((i, j) for j in _draw_others(rng, group, position, k))
+    champion = [(i, j) for i in range(n)
+                for j in _draw_others(rng, *groups.pilots[i], champion_links)]
+    base_codes = _unique_links(base, n)
+    champion_codes = np.setdiff1d(_unique_links(champion, n), base_codes)
+    weights = np.where(groups.leader, leader_weight, 1.0)
+    peers = _influence(n, _pairs(base_codes, n), weights)
+    both = _influence(n, _pairs(np.union1d(base_codes, champion_codes), n), weights)
+    return PeerNetwork(n, _pairs(base_codes, n), _pairs(champion_codes, n), peers, both)
 
 
-def _groups(labels: list[str]) -> dict[str, np.ndarray]:
+def _groups(labels: list) -> dict[str, np.ndarray]:
     groups: dict[str, list[int]] = {}
     for i, label in enumerate(labels):
         groups.setdefault(label, []).append(i)
     return {k: np.array(v, dtype=np.int64) for k, v in groups.items()}
 
 
-def _draw_others(rng: np.random.Generator, group: np.ndarray, i: int, k: int) -> np.ndarray:
-    others = group[group != i]
-    if k <= 0 or others.size == 0:
-        return others[:0]
-    return rng.choice(others, size=min(k, others.size), replace=False)
+def _draw_others(rng: np.random.Generator, group: tuple[int, ...], position: int,
+                 k: int) -> list[int]:
+    """Up to `k` members of `group` other than the one at `position`, without replacement.
+
+    The same draws as ``rng.choice(others, size, replace=False)`` on the group without that
+    member (the choice depends only on the number of others), without building that array.
+    """
+    count = len(group) - (position < len(group))
+    if k <= 0 or count == 0:
+        return []
+    drawn = rng.choice(count, size=min(k, count), replace=False).tolist()
+    return [group[x + (x >= position)] for x in drawn]
 
 
-def _influence(n: int, edges: list[tuple[int, int]], weights: np.ndarray) -> sparse.csr_matrix:
+def _unique_links(links: list[tuple[int, int]], n: int) -> np.ndarray:
+    """Sorted distinct undirected links, each coded as one integer low * n + high."""
+    if not links:
+        return np.empty(0, dtype=np.int64)
+    pairs = np.array(links, dtype=np.int64)
+    return np.unique(pairs.min(axis=1) * n + pairs.max(axis=1))
+
+
+def _pairs(codes: np.ndarray, n: int) -> np.ndarray:
+    """Coded links back to a (k, 2) array of (low, high) pairs, in the codes' order."""
+    return np.stack([codes // n, codes % n], axis=1)
+
+
+def _influence(n: int, edges: np.ndarray, weights: np.ndarray) -> sparse.csr_matrix:
     """Row i holds the weight of each neighbour j's example on i, rows summing to 1."""
-    if not edges:
+    if not len(edges):
         return sparse.csr_matrix((n, n))
-    a, b = np.array(edges).T
+    a, b = edges.T
     rows = np.concatenate([a, b])
     cols = np.concatenate([b, a])
     matrix = sparse.csr_matrix((weights[cols], (rows, cols)), shape=(n, n))

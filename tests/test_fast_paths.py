@@ -1,0 +1,96 @@
+"""The model's fast paths do exactly what the plain per-agent code would do.
+
+- all councils decided at once (`councils_step`) == ``councils.do("step")`` per agent;
+- the peer network's draws == ``rng.choice`` on the group without the council itself;
+- the Mesa space (`model.grid`) built on first use holds every council in its own cell;
+- synthetic copies of the councils (scale benchmarks) behave like the real ones.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cbsim import CommunityBudgetModel
+from cbsim.agents import DEVELOPING, Council
+from cbsim.network import _draw_others
+
+
+def _per_agent(model: CommunityBudgetModel) -> CommunityBudgetModel:
+    """Make `model` step its councils one agent at a time (Council.step), as Mesa would."""
+    model.councils_step = lambda: model.councils.do("step")
+    return model
+
+
+@pytest.mark.parametrize("scenario, seed, overrides", [
+    ("baseline_2011", 1, {}),
+    ("compelling_offer", 2, {}),
+    ("our_place_2013", 3, {"offer.champions_network": True}),
+    ("baseline_2011", 4, {"offer.funding_boost_m": 1.0, "timeline.end": "2014-03"}),
+])
+def test_vectorised_council_decisions_equal_per_agent_steps(scenario, seed, overrides):
+    fast = CommunityBudgetModel(scenario, rng=seed, **overrides)
+    slow = _per_agent(CommunityBudgetModel(scenario, rng=seed, **overrides))
+    fast.run_to_end()
+    slow.run_to_end()
+    pd.testing.assert_frame_equal(fast.timeseries(), slow.timeseries(), check_exact=True)
+    assert [c.level for c in fast.council_list] == [c.level for c in slow.council_list]
+    assert fast.outcomes() == slow.outcomes()
+    assert fast.rng.random() == slow.rng.random()  # the same number of draws
+
+
+def test_council_levels_array_follows_the_agents():
+    model = CommunityBudgetModel("compelling_offer", rng=5)
+    model.run_for(6)
+    assert model.levels.tolist() == [c.level for c in model.council_list]
+    assert model.count_developing == sum(c.level == DEVELOPING for c in model.council_list)
+
+
+def test_network_draws_equal_choice_without_the_council():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        size = int(rng.integers(1, 40))
+        group = tuple(sorted(rng.choice(500, size=size, replace=False).tolist()))
+        member = bool(rng.random() < 0.7)
+        position = int(rng.integers(0, size)) if member else size
+        k = int(rng.integers(0, 6))
+        others = np.array([g for i, g in enumerate(group) if i != position], dtype=np.int64)
+        seed = int(rng.integers(2**32))
+        expected = (np.random.default_rng(seed).choice(others, size=min(k, others.size),
+                                                       replace=False).tolist()
+                    if k > 0 and others.size else [])
+        assert _draw_others(np.random.default_rng(seed), group, position, k) == expected
+
+
+def test_grid_is_built_on_first_use_with_every_council_in_its_cell():
+    model = CommunityBudgetModel("baseline_2011", rng=3)
+    assert "grid" not in vars(model)  # headless runs do not pay for the space
+    first = model.council_list[17]
+    assert first.cell.coordinate == 17  # reading a cell builds the space
+    assert "grid" in vars(model)
+    grid = model.grid
+    assert all(grid[c.index].agents == [c] for c in model.council_list)
+    assert sorted(map(sorted, grid.G.edges)) == sorted(
+        map(sorted, model.network.peer_links.tolist() + model.network.champion_links.tolist()))
+    for council in model.council_list[:20]:
+        neighbours = {cell.coordinate for cell in council.cell.neighborhood}
+        assert neighbours == set(model.network.graph.neighbors(council.index))
+
+
+def test_synthetic_copies_replicate_the_councils():
+    model = CommunityBudgetModel("baseline_2011", rng=1, copies=3)
+    councils = model.council_list
+    assert len(councils) == 3 * 152 and model.target_count == 3 * 76
+    assert councils[152 + 5].name == f"{councils[5].name} #2"
+    assert councils[2 * 152 + 5].region == councils[5].region
+    assert model.count_developing == 3 * 28
+    model.run_to_end()
+    assert model.month == "2013-03" and model.count_developing >= 3 * 28
+    assert sum(isinstance(a, Council) for a in model.agents) == 3 * 152
+
+
+@pytest.mark.parametrize("copies", [0, -1, 1.5])
+def test_copies_must_be_a_positive_whole_number(copies):
+    with pytest.raises(ValueError, match="copies"):
+        CommunityBudgetModel("baseline_2011", rng=1, copies=copies)
