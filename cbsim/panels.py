@@ -10,6 +10,7 @@ import io
 from html import escape
 from typing import Any
 
+import matplotlib
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -116,7 +117,10 @@ def _region_label_anchors() -> dict[str, tuple[float, float, float]]:
 def figure_svg(fig: Figure) -> str:
     """The figure as SVG text (for an <img> that scales to its panel)."""
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
+    # text as text (the browser draws it, in DejaVu Sans or its own sans-serif): smaller and
+    # faster than glyph outlines
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buffer, format="svg")
     return buffer.getvalue()
 
 

@@ -175,6 +175,8 @@ class Tab:
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / name
+        self.page.mouse.move(0, 0)  # no hover highlight on the last button pressed
+        self.page.wait_for_timeout(300)
         self.page.screenshot(path=str(path))
         assert path.stat().st_size > 10_000
         return path
@@ -273,6 +275,14 @@ def test_scenario_picker_restarts_with_that_scenarios_values(viz_url, open_tab):
     tab.pick_scenario("compelling_offer")
     assert tab.incentive("offer.national_pooling") == "on"
     assert tab.incentive("offer.reinvest_savings") == "on"
+    for _ in range(7):
+        tab.step()
+    expected = start_values("compelling_offer")
+    expected.run_for(7)
+    assert tab.month() == expected.month == "2011-11"
+    assert tab.developing() == expected.count_developing
+    assert tab.page.locator(".cbsim-stance", has_text="pool").count() >= 1
+    # docs/workshop.png is a copy of this screenshot
     tab.screenshot("workshop-compelling-offer.png")
 
 

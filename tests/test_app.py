@@ -1,0 +1,272 @@
+"""The workshop view without a browser: controls built from the declarations, the reset path
+SolaraViz takes, the panels, and `cbsim viz`'s checks (tests/test_browser.py drives the page)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model_params
+
+from cbsim import viz
+from cbsim.app import (
+    DEFAULT_SEED,
+    WorkshopModel,
+    incentive_control,
+    initial_scenario,
+    model_params,
+    parse_seed,
+    scenario_choices,
+)
+from cbsim.errors import InputError
+from cbsim.model import CommunityBudgetModel
+from cbsim.panels import (
+    action_log_html,
+    adoption_figure,
+    council_map_figure,
+    departments_html,
+    headline_html,
+    incentives_html,
+    main_incentives,
+)
+from cbsim.parameters import Parameter, declared
+from cbsim.scenario import available_scenarios, load_scenario
+
+SCENARIOS = [s.name for s in available_scenarios()]
+
+
+# ------------------------------------------------------------------ controls
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_one_control_per_main_incentive_from_its_declaration(scenario):
+    params = model_params(scenario)
+    spec = load_scenario(scenario)
+    main = [p for p in declared().values() if p.main]
+    assert main, "no parameter is declared main=True"
+    assert set(params) == {"scenario_name", "rng"} | {p.path for p in main}
+    for p in main:
+        control = params[p.path]
+        assert control["value"] == spec.values[p.path]
+        if p.kind == "bool":
+            assert control["type"] == "Checkbox"
+        elif p.numeric:
+            assert control["type"] == ("SliderFloat" if p.kind == "float" else "SliderInt")
+            assert (control["min"], control["max"]) == (p.min, p.max)
+            assert p.unit in control["label"]
+            assert 0 < control["step"] <= (p.max - p.min) / 50
+        else:
+            assert control["type"] == "Select"
+            assert control["value"] in control["values"]
+            assert set(control["values"]) <= set(p.choices)
+
+
+def test_stance_choices_never_go_below_the_departments_floor():
+    assert model_params("dwp_engages")["departments.DWP.stance"]["values"] == ["pool"]
+    assert model_params("baseline_2011")["departments.DWP.stance"]["values"] == [
+        "withhold", "align", "pool"]
+
+
+def test_a_main_incentive_of_a_kind_without_a_control_is_refused():
+    odd = Parameter("timeline.start", "month", "YYYY-MM", "2011-04", None, None, "x", main=True)
+    with pytest.raises(ValueError, match="no control"):
+        incentive_control(odd, {"timeline.start": "2011-04"})
+
+
+def test_mesa_accepts_the_page_parameters():
+    model = WorkshopModel(scenario_name="baseline_2011")
+    _check_model_params(model, model_params("baseline_2011"))  # what SolaraViz checks
+
+
+def test_reset_as_solaraviz_does_it_applies_the_slider_values():
+    """Reset: SolaraViz calls the model's class with the inputs' values and Mesa's own
+    scenario object (mesa.visualization.solara_viz.ModelController.do_reset)."""
+    params = model_params("baseline_2011")
+    values = {k: (v["value"] if isinstance(v, dict) else v) for k, v in params.items()}
+    values["offer.funding_boost_m"] = 2.5
+    values["offer.national_pooling"] = True
+    model = WorkshopModel(scenario_name="baseline_2011")
+    kwargs = _build_model_init_kwargs(model, values, add_scenario_when_empty=True,
+                                      require_model_accepts_scenario=True)
+    assert "scenario" in kwargs  # Mesa's experimental Scenario, which the adapter drops
+    restarted = type(model)(**kwargs)
+    assert restarted.params["offer.funding_boost_m"] == 2.5
+    assert restarted.params["offer.national_pooling"] is True
+    assert restarted.scenario_name == "baseline_2011"
+    reference = CommunityBudgetModel(scenario="baseline_2011", rng=DEFAULT_SEED,
+                                     **{"offer.funding_boost_m": 2.5,
+                                        "offer.national_pooling": True})
+    restarted.run_for(12)
+    reference.run_for(12)
+    assert restarted.timeseries().equals(reference.timeseries())
+
+
+def test_seed_box_text():
+    assert parse_seed("7") == 7
+    assert parse_seed(" 42 ") == 42
+    assert parse_seed(3) == 3
+    assert parse_seed("") is None
+    assert parse_seed("abc") is None
+    assert parse_seed(None) is None
+    assert parse_seed(True) is None
+
+
+def test_scenario_picker_lists_the_shipped_scenarios_and_a_file_of_ones_own(tmp_path,
+                                                                          monkeypatch):
+    assert set(scenario_choices("baseline_2011")) == set(SCENARIOS)
+    own = tmp_path / "my_offer.toml"
+    own.write_text('name = "my_offer"\ndescription = "mine"\n[offer]\nfunding_boost_m = 3.0\n')
+    choices = scenario_choices(str(own))
+    assert choices[str(own)] == "mine"
+    monkeypatch.setenv("CBSIM_SCENARIO", str(own))
+    assert initial_scenario() == str(own)
+    assert WorkshopModel(scenario_name=str(own)).params["offer.funding_boost_m"] == 3.0
+
+
+# ------------------------------------------------------------------ panels
+@pytest.fixture(scope="module")
+def stepped() -> CommunityBudgetModel:
+    model = CommunityBudgetModel(scenario="baseline_2011", rng=1)
+    model.run_for(13)  # to 2012-05, past the target date
+    return model
+
+
+def test_headline_shows_calendar_month_count_share_and_target(stepped):
+    html = headline_html(stepped)
+    assert '<span class="cbsim-month">2012-05</span>' in html
+    assert f'<b class="cbsim-developing">{stepped.count_developing}</b> of 152' in html
+    assert f"{stepped.share_developing:.0%}" in html
+    assert "target: 76 by 2012-04" in html
+    assert "target missed" in html  # the baseline reproduces history
+
+
+def test_departments_table_has_stance_and_money_of_each(stepped):
+    html = departments_html(stepped)
+    for d in stepped.departments:
+        assert f"<td>{d.name}</td>" in html
+        assert f"{d.pooled_m:,.1f}" in html and f"{d.aligned_m:,.1f}" in html
+        assert f">{d.stance}</span>" in html
+
+
+def test_action_log_newest_first(stepped):
+    html = action_log_html(stepped)
+    assert html.count("<li") == min(len(stepped.action_log), 14)
+    last = stepped.action_log[-1]
+    assert html.index(last["action"]) < html.index(stepped.action_log[-2]["action"]) or \
+        last["action"] == stepped.action_log[-2]["action"]
+    fresh = CommunityBudgetModel(scenario="baseline_2011", rng=1)
+    assert "No actions yet" in action_log_html(fresh)
+
+
+def test_incentives_table_from_the_declarations(stepped):
+    html = incentives_html(stepped)
+    for p in main_incentives():
+        assert f'data-path="{p.path}"' in html
+        assert p.description.split("[")[0].strip()[:40] in html.replace("&#x27;", "'")
+
+
+def test_text_from_scenario_files_is_escaped(tmp_path):
+    evil = tmp_path / "evil.toml"
+    evil.write_text('name = "<img src=x onerror=alert(1)>"\ndescription = "x"\n')
+    model = CommunityBudgetModel(scenario=str(evil), rng=1)
+    assert "<img" not in headline_html(model)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in headline_html(model)
+
+
+def test_map_shows_every_council_coloured_by_state(stepped):
+    fig = council_map_figure(stepped)
+    ax = fig.axes[0]
+    points = ax.collections[-1]
+    assert len(points.get_offsets()) == 152
+    colours = {tuple(c) for c in points.get_facecolors().round(3)}
+    assert len(colours) >= 2  # developing and none at least
+    assert "2012-05" in ax.get_title()
+
+
+def test_adoption_curve_has_target_line_target_date_and_current_month(stepped):
+    fig = adoption_figure(stepped)
+    ax = fig.axes[0]
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "target: 50% of 152" in labels
+    assert "target date 2012-04" in labels
+    assert ax.get_xlim() == (0, 23)
+    assert "2012-05" in ax.get_title()
+    assert "2011-04" in [t.get_text() for t in ax.get_xticklabels()]
+
+
+# ------------------------------------------------------------------ cbsim viz
+def test_viz_binds_loopback_by_default_and_warns_otherwise(monkeypatch, capsys):
+    started = []
+
+    class FakeServer:
+        def __init__(self, command, env):
+            started.append((command, env))
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(viz.subprocess, "Popen", FakeServer)
+    monkeypatch.setattr(viz, "_check_port_free", lambda host, port: None)
+    assert viz.serve("compelling_offer") == 0
+    command, env = started[-1]
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "8765"
+    assert env["CBSIM_SCENARIO"] == "compelling_offer"
+    out = capsys.readouterr()
+    assert "http://127.0.0.1:8765/" in out.out
+    assert "warning: listening" not in out.err
+
+    assert viz.serve("baseline_2011", host="0.0.0.0", port=9000) == 0
+    assert "warning: listening on 0.0.0.0" in capsys.readouterr().err
+
+
+def test_viz_passes_a_scenario_file_as_an_absolute_path(monkeypatch, tmp_path):
+    own = tmp_path / "mine.toml"
+    own.write_text('name = "mine"\n')
+    started = []
+    monkeypatch.setattr(viz.subprocess, "Popen",
+                        lambda command, env: started.append(env) or _Done())
+    monkeypatch.setattr(viz, "_check_port_free", lambda host, port: None)
+    monkeypatch.chdir(tmp_path)
+    viz.serve("mine.toml")
+    assert started[-1]["CBSIM_SCENARIO"] == str(own.resolve())
+
+
+class _Done:
+    def wait(self):
+        return 0
+
+
+def test_viz_refuses_an_unknown_scenario_and_a_busy_port():
+    with pytest.raises(InputError, match="unknown scenario"):
+        viz.serve("baseline_2O11")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(InputError, match=f"cannot listen on 127.0.0.1:{port}"):
+            viz.serve("baseline_2011", port=port)
+    with pytest.raises(InputError, match="not a port number"):
+        viz.serve("baseline_2011", port=70000)
+
+
+def test_cli_viz_bad_scenario_is_one_line_and_exit_2():
+    result = subprocess.run([sys.executable, "-m", "cbsim", "viz", "no_such_scenario"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "unknown scenario" in result.stderr
+
+
+def test_loopback_addresses():
+    assert viz.is_loopback("127.0.0.1") and viz.is_loopback("::1")
+    assert viz.is_loopback("localhost")
+    assert not viz.is_loopback("0.0.0.0") and not viz.is_loopback("192.168.1.5")
+    assert not viz.is_loopback("workshop.local")
+
+
+def test_asset_packages_read_from_the_installed_solara():
+    packages = viz.solara_asset_packages()
+    names = {p.rsplit("@", 1)[0] for p in packages}
+    assert {"requirejs", "@widgetti/solara-vuetify-app", "@widgetti/vue-grid-layout",
+            "font-awesome"} <= names
+    assert all("@" in p.lstrip("@") for p in packages)
