@@ -12,7 +12,8 @@ how the runs were executed) and writes into DIR: ``report.md``, ``design_points.
   variance across design points (exact for a full factorial).
 - Scenario discovery: PRIM boxes (EMA Workbench) for the runs that meet the target. On each
   box's peeling trajectory the box shown is the one with the most coverage among those with
-  density >= 0.8 (or, if none reaches it, the densest).
+  density >= 0.8 (or halfway from the overall rate to 1, if higher; if none reaches it, the
+  densest).
 """
 
 from __future__ import annotations
@@ -199,7 +200,11 @@ def _key(label: str) -> str:
 
 # ------------------------------------------------------------------------ scenario discovery
 def prim_boxes(runs: pd.DataFrame, factors: list[str]) -> tuple[list[dict[str, Any]], Any]:
-    """PRIM boxes for `target_met` over the factors (EMA Workbench), and the first box."""
+    """PRIM boxes for `target_met` over the factors (EMA Workbench), and the first box.
+
+    On each box's peeling trajectory the box kept is the one with the most coverage among
+    those whose density reaches `prim_threshold`.
+    """
     ok = runs[runs["error"].isna()]
     y = ok["target_met"].astype(bool).to_numpy().astype(int)
     varying = [f for f in factors if ok[f].nunique() > 1]
@@ -215,6 +220,7 @@ def prim_boxes(runs: pd.DataFrame, factors: list[str]) -> tuple[list[dict[str, A
         from ema_workbench.analysis import prim
 
         algorithm = prim.Prim(x, y, mass_min=0.05)
+        threshold = prim_threshold(float(y.mean()))
         boxes, first = [], None
         for number in range(1, PRIM_MAX_BOXES + 1):
             box = algorithm.find_box()
@@ -222,25 +228,32 @@ def prim_boxes(runs: pd.DataFrame, factors: list[str]) -> tuple[list[dict[str, A
                 break
             first = first or box
             trajectory = box.peeling_trajectory
-            dense = trajectory[trajectory["density"] >= PRIM_DENSITY]
+            dense = trajectory[trajectory["density"] >= threshold]
             i = int(dense["coverage"].idxmax() if len(dense) else trajectory["density"].idxmax())
             box.select(i)
-            if number > 1 and box.density < PRIM_DENSITY:
+            if number > 1 and box.density < threshold:
                 break  # later boxes only when they too pick out reliable success
-            limits = box.inspect(i, style="data")[0][1]
-            boxes.append(_describe_box(number, box, limits, algorithm.box_init, varying,
-                                       int(y.sum())))
-            if box.density < PRIM_DENSITY:
+            boxes.append(_describe_box(number, box, box.box_lims[i], algorithm.box_init,
+                                       int(y.sum()), threshold))
+            if box.density < threshold:
                 break
     return boxes, first
 
 
+def prim_threshold(base_rate: float) -> float:
+    """Density a PRIM box must reach: 0.8, or halfway from the base rate to 1 if higher."""
+    return max(PRIM_DENSITY, (1 + base_rate) / 2)
+
+
 def _describe_box(number: int, box: Any, limits: pd.DataFrame, box_init: pd.DataFrame,
-                  varying: list[str], total_met: int) -> dict[str, Any]:
+                  total_met: int, threshold: float) -> dict[str, Any]:
+    """A box's statistics and its restricted dimensions (limits that differ from the data's)."""
     restrictions = []
-    for name in limits.index:
-        lo, hi = limits.loc[name].iloc[0], limits.loc[name].iloc[1]
+    for name in limits.columns:
+        lo, hi = limits[name].iloc[0], limits[name].iloc[1]
         full = box_init[name]
+        if (lo, hi) == (full.iloc[0], full.iloc[1]):
+            continue
         if isinstance(lo, set):
             restrictions.append({"factor": name, "box": "{" + ", ".join(sorted(lo)) + "}",
                                  "full": "{" + ", ".join(sorted(full.iloc[0])) + "}",
@@ -250,6 +263,7 @@ def _describe_box(number: int, box: Any, limits: pd.DataFrame, box_init: pd.Data
                                  "full": f"{_num(full.iloc[0])} to {_num(full.iloc[1])}",
                                  "low": float(lo), "high": float(hi), "levels": None})
     return {"box": number, "coverage": float(box.coverage), "density": float(box.density),
+            "threshold": float(threshold),
             "mass": float(box.mass), "runs_in_box": int(round(box.mass * len(box.prim.y))),
             "met_in_box": int(round(box.coverage * total_met)),
             "restrictions": restrictions}
@@ -477,11 +491,13 @@ def _sensitivity_lines(table: pd.DataFrame, method: str) -> list[str]:
 
 
 def _prim_lines(boxes: list[dict[str, Any]]) -> list[str]:
-    lines = [f"Runs that meet the target, explained by the factors. Coverage: share of all "
-             f"target-meeting runs that fall in the box; density: share of the runs in the "
-             f"box that meet the target. The box shown is the point of PRIM's peeling "
-             f"trajectory with the most coverage at density >= {PRIM_DENSITY:g}; a second box, if "
-             f"any, is found among the runs outside the first.", ""]
+    lines = [f"Runs that meet the target, explained by the factors (EMA Workbench PRIM). "
+             f"Coverage: share of all target-meeting runs that fall in the box; density: "
+             f"share of the runs in the box that meet the target. The box shown is the point "
+             f"of PRIM's peeling trajectory with the most coverage at density >= "
+             f"{boxes[0]['threshold']:.3g} (0.8, or halfway from the overall rate to 1 if "
+             f"that is higher); a second box, if any, is found among the runs outside the "
+             f"first.", ""]
     for b in boxes:
         lines += [f"**Box {b['box']}**: coverage {b['coverage']:.3f}, density "
                   f"{b['density']:.3f}, mass {b['mass']:.3f} ({b['runs_in_box']:,} runs, "
@@ -489,7 +505,7 @@ def _prim_lines(boxes: list[dict[str, Any]]) -> list[str]:
         if not b["restrictions"]:
             lines += ["No restriction: the whole space.", ""]
             continue
-        lines += ["| factor | in the box | full range |", "|---|---|---|"]
+        lines += ["| factor | in the box | sampled range |", "|---|---|---|"]
         lines += [f"| `{r['factor']}` | {r['box']} | {r['full']} |" for r in b["restrictions"]]
         lines.append("")
     return lines
