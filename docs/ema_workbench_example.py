@@ -43,14 +43,16 @@ def cbsim_model(seed: int = 1, **params) -> dict:
 def build_model() -> Model:
     """The EMA model: council behaviour as uncertainties, the offer as levers."""
     model = Model("cbsim", function=cbsim_model)
+    # EMA names must be Python identifiers; `variable_name` is the keyword simulate gets
     model.uncertainties = [
-        RealParameter("council.peer_weight_m", 0.0, 6.0),
-        RealParameter("council.threshold_median_m", 1.0, 4.0),
-        RealParameter("council.virtual_value", 0.0, 1.0),
+        RealParameter("peer_weight_m", 0.0, 6.0, variable_name="council.peer_weight_m"),
+        RealParameter("threshold_median_m", 1.0, 4.0,
+                      variable_name="council.threshold_median_m"),
+        RealParameter("virtual_value", 0.0, 1.0, variable_name="council.virtual_value"),
     ]
     model.levers = [
-        RealParameter("offer.funding_boost_m", 0.0, 1.5),
-        BooleanParameter("offer.national_pooling"),
+        RealParameter("funding_boost_m", 0.0, 1.5, variable_name="offer.funding_boost_m"),
+        BooleanParameter("national_pooling", variable_name="offer.national_pooling"),
     ]
     model.outcomes = [ScalarOutcome("share_at_target"), ScalarOutcome("target_met")]
     return model
