@@ -291,8 +291,9 @@ def _set_value(raw: str) -> Any:
 
 
 def _printable(text: str) -> str:
-    """`text` as it is, or quoted with escapes when it holds line breaks or control codes."""
-    return text if text.isprintable() else repr(text)
+    """`text` as it is, or quoted with escapes when empty or holding line breaks or control
+    codes."""
+    return text if text and text.isprintable() else repr(text)
 
 
 def _suggest(word: str, options: list[str]) -> str:

@@ -341,37 +341,64 @@ KILLER = """
 import os, signal, sys
 from cbsim.cli import main
 
-when, out = sys.argv[1], sys.argv[2]
-fsync, rename = os.fsync, os.rename
+when, out = sys.argv[1], os.path.abspath(sys.argv[2])
+fsync, rename, replace = os.fsync, os.rename, os.replace
 
 def kill_mid_write(fd):  # the temporary file is written but not yet renamed
     if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(f".{when}."):
         os.kill(os.getpid(), signal.SIGKILL)
     fsync(fd)
 
-def kill_at_rename(src, dst):
-    if when == "before-rename":
-        os.kill(os.getpid(), signal.SIGKILL)
-    rename(src, dst)
-    if when == "after-rename":
-        os.kill(os.getpid(), signal.SIGKILL)
+def killing(move):  # kill either side of the first move into the output folder
+    def moved(src, dst):
+        into_out = out in (os.path.abspath(dst), os.path.dirname(os.path.abspath(dst)))
+        if into_out and when == "before-move":
+            os.kill(os.getpid(), signal.SIGKILL)
+        move(src, dst)
+        if into_out and when == "after-first-move":
+            os.kill(os.getpid(), signal.SIGKILL)
+    return moved
 
-os.fsync, os.rename = kill_mid_write, kill_at_rename
+os.fsync, os.rename, os.replace = kill_mid_write, killing(rename), killing(replace)
 sys.exit(main(["run", "baseline_2011", "--out", out]))
 """
 
 
-@pytest.mark.parametrize("when", [*sorted(RUN_FILES), "before-rename", "after-rename"])
+@pytest.mark.parametrize("when", [*sorted(RUN_FILES), "before-move", "after-first-move"])
 def test_killed_while_writing_leaves_no_half_output(tmp_path, when):
-    """SIGKILL in the middle of writing each file, and either side of the final rename:
-    --out is absent, or holds every file, whole (Linux: reads /proc/self/fd)."""
+    """SIGKILL in the middle of writing each file, and either side of the first move into
+    --out: it is absent, or holds every file, whole (Linux: reads /proc/self/fd)."""
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-c", KILLER, when, str(out)], cwd=tmp_path,
                           capture_output=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    if when == "after-rename":
+    if when == "after-first-move":
         assert {p.name for p in out.iterdir()} == RUN_FILES
         png = (out / "adoption.png").read_bytes()
         assert png.startswith(b"\x89PNG") and png.endswith(b"IEND\xaeB`\x82")
     else:
         assert not out.exists()
+
+
+# ---------------------------------------------------------------- loading, not just errors
+def test_file_rewritten_within_one_clock_tick_is_reloaded(tmp_path):
+    """The parse cache is keyed by content, not by modification time."""
+    scenario = tmp_path / "edit.toml"
+    scenario.write_text("[council]\nspeed = 0.5\n")
+    stamp = scenario.stat().st_mtime_ns
+    assert load_scenario(scenario).values["council.speed"] == 0.5
+    scenario.write_text("[council]\nspeed = 0.7\n")
+    os.utime(scenario, ns=(stamp, stamp))  # same size, same mtime: only the bytes differ
+    assert load_scenario(scenario).values["council.speed"] == 0.7
+
+
+def test_a_model_changing_its_parameters_does_not_change_later_loads():
+    from cbsim import CommunityBudgetModel
+
+    before = load_scenario("baseline_2011").values["council.speed"]
+    model = CommunityBudgetModel(scenario="baseline_2011", rng=1)
+    model.set_parameter("council.speed", before + 1.0)
+    model.params["councils.developing_at_start"].append("York")  # not a pilot
+    again = load_scenario("baseline_2011").values
+    assert again["council.speed"] == before
+    assert "York" not in again["councils.developing_at_start"]
