@@ -286,6 +286,19 @@ def test_scenario_picker_restarts_with_that_scenarios_values(viz_url, open_tab):
     tab.screenshot("workshop-compelling-offer.png")
 
 
+def test_play_runs_month_after_month_and_pause_stops(viz_url, open_tab):
+    tab = open_tab(viz_url)
+    tab.press("▶")
+    expect(tab.page.locator(".cbsim-month")).to_have_text("2011-07", timeout=UI_TIMEOUT_MS)
+    tab.press("❚❚")
+    expect(tab.page.get_by_role("button", name="Step", exact=True)).to_be_enabled()
+    tab.page.wait_for_timeout(1000)  # a step already under way when paused may still land
+    paused = tab.month()
+    tab.page.wait_for_timeout(1500)  # more than three play intervals
+    assert tab.month() == paused
+    assert tab.step() > paused
+
+
 def test_every_tab_has_its_own_model(viz_url, open_tab):
     first, second = open_tab(viz_url), open_tab(viz_url)
     for _ in range(3):
