@@ -20,6 +20,7 @@ every finished run and ``resume=True`` runs only the missing run ids.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import io
 import math
 import multiprocessing
@@ -150,10 +151,13 @@ class PoolEngine:
         self._start()
 
     def close(self, cancel: bool = False) -> None:
+        if self.executor is None:
+            return
         if cancel:  # stop now: running batches are lost anyway, do not wait for them
             for process in list((getattr(self.executor, "_processes", None) or {}).values()):
                 process.terminate()
         self.executor.shutdown(wait=not cancel, cancel_futures=True)
+        self.executor = None
 
 
 class DaskEngine:
@@ -168,7 +172,7 @@ class DaskEngine:
         try:
             if address == "local":
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
-                                            processes=True, dashboard_address=None,
+                                            processes=True, dashboard_address=":0",
                                             silence_logs=logging.ERROR)
                 self.client = Client(self.cluster)
             else:
@@ -199,11 +203,12 @@ class DaskEngine:
         pass
 
     def close(self, cancel: bool = False) -> None:
-        client = getattr(self, "client", None)
+        client, self.client = getattr(self, "client", None), None
         if client is not None:
             client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        cluster, self.cluster = self.cluster, None
+        if cluster is not None:
+            cluster.close()
 
 
 def make_engine(scenario: Scenario, workers: int | None, scheduler: str | None) -> Any:
@@ -449,12 +454,22 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
                              "it, or choose another --out")
         columns = RunTable.columns_for(exp, _probe(scenario))
         manifest = new_manifest(exp, scenario, fingerprint, columns, len(design))
-        _create_output(out, exp, raw, manifest)
         done, failed = np.zeros(exp.n_runs(), dtype=bool), 0
 
     table = RunTable(exp, design, manifest["columns"])
-    return _execute(exp, scenario, table, out, manifest, done, failed, workers, scheduler,
-                    batch_size, sys.stderr.isatty() if progress is None else progress)
+    # the engine comes first: a scheduler that cannot be reached leaves nothing behind
+    engine = make_engine(scenario, workers, scheduler) if not done.all() else None
+    finished = False
+    try:
+        if not (out / MANIFEST).exists():
+            _create_output(out, exp, raw, manifest)
+        status = _execute(exp, table, out, manifest, done, failed, engine, batch_size,
+                          sys.stderr.isatty() if progress is None else progress)
+        finished = True
+        return status
+    finally:
+        if engine is not None:
+            engine.close(cancel=not finished)
 
 
 def _check_design(exp: Experiment, scenario: Scenario, design: list[dict[str, Any]]) -> None:
@@ -499,9 +514,10 @@ def _batches(todo: np.ndarray, size: int) -> Iterator[np.ndarray]:
         yield todo[start:start + size]
 
 
-def _execute(exp: Experiment, scenario: Scenario, table: RunTable, out: Path,
-             manifest: dict[str, Any], done: np.ndarray, failed: int, workers: int | None,
-             scheduler: str | None, batch_size: int | None, progress: bool) -> int:
+def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, Any],
+             done: np.ndarray, failed: int, engine: Any, batch_size: int | None,
+             progress: bool) -> int:
+    """Submit the missing runs in batches, write each finished batch, keep the manifest."""
     from tqdm import tqdm
 
     planned = len(done)
@@ -528,7 +544,6 @@ def _execute(exp: Experiment, scenario: Scenario, table: RunTable, out: Path,
         return 0
 
     started = time.monotonic()
-    engine = make_engine(scenario, workers, scheduler)
     session["engine"] = engine.label
     size = batch_size or max(1, min(MAX_BATCH, math.ceil(
         len(todo) / (engine.workers * BATCHES_PER_WORKER))))
@@ -602,20 +617,19 @@ def _execute(exp: Experiment, scenario: Scenario, table: RunTable, out: Path,
                 last_save = time.monotonic()
     except KeyboardInterrupt:
         bar.close()
-        engine.close(cancel=True)
+        engine.close(cancel=True)  # stop the workers before anything else
         save("interrupted")
         print(f"{exp.name}: interrupted; {counts['done']:,} of {planned:,} runs kept in "
               f"{runs_dir}/ (finish with --resume)", file=sys.stderr)
         raise KeyboardInterrupt from None
     except BaseException:
         bar.close()
-        engine.close(cancel=True)
-        save("failed")
+        with contextlib.suppress(CbsimError):  # keep the first error (e.g. a full disk)
+            save("failed")
         raise
     finally:
         _restore_sigterm(old_term)
     bar.close()
-    engine.close()
     save("complete")
     elapsed = time.monotonic() - started
     failed_note = f", {counts['failed']:,} failed (see the error column)" if counts[
