@@ -41,8 +41,8 @@ ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-
 
 def summary(times: list[float]) -> str:
     ms = sorted(t * 1000 for t in times)
-    return (f"n={len(ms)}  median {statistics.median(ms):.0f} ms  "
-            f"90th pct {ms[int(0.9 * (len(ms) - 1))]:.0f} ms  max {ms[-1]:.0f} ms")
+    return (f"n={len(ms)}  median {statistics.median(ms):.1f} ms  "
+            f"90th pct {ms[int(0.9 * (len(ms) - 1))]:.1f} ms  max {ms[-1]:.1f} ms")
 
 
 def server_side() -> None:

@@ -7,11 +7,11 @@ so they can be tested and timed without a browser; `cbsim.app` puts them on the 
 from __future__ import annotations
 
 import io
+import math
 from html import escape
 from typing import Any
 
 import matplotlib
-from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -69,11 +69,10 @@ def council_map_figure(model: CommunityBudgetModel) -> Figure:
             champion.append(segment)
         else:
             peer.append(segment)
-    ax.add_collection(LineCollection(peer, colors="#b0b7bd", linewidths=0.4, alpha=0.5,
-                                     zorder=1))
+    # each set of links as one polyline broken by NaNs: one SVG path, not a path per link
+    ax.plot(*_polyline(peer), color="#b0b7bd", lw=0.4, alpha=0.6, zorder=1)
     if champions and champion:
-        ax.add_collection(LineCollection(champion, colors="#1f6f8b", linewidths=0.5,
-                                         alpha=0.35, linestyles="--", zorder=1))
+        ax.plot(*_polyline(champion), color="#1f6f8b", lw=0.5, alpha=0.35, ls="--", zorder=1)
     councils = model.council_list
     xy = [positions[c.index] for c in councils]
     ax.scatter([p[0] for p in xy], [p[1] for p in xy], s=46, zorder=2,
@@ -101,6 +100,15 @@ def council_map_figure(model: CommunityBudgetModel) -> Figure:
     ax.axis("off")
     ax.set_title(f"Councils on their peer network, {model.month}", fontsize=11)
     return fig
+
+
+def _polyline(segments: list) -> tuple[list[float], list[float]]:
+    xs: list[float] = []
+    ys: list[float] = []
+    for (x0, y0), (x1, y1) in segments:
+        xs += (x0, x1, math.nan)
+        ys += (y0, y1, math.nan)
+    return xs, ys
 
 
 def _region_label_anchors() -> dict[str, tuple[float, float, float]]:
@@ -135,6 +143,7 @@ def adoption_figure(model: CommunityBudgetModel) -> Figure:
     now = model.month_index - model.start_index
     fig = Figure(figsize=(6.2, 4.0), dpi=100)
     ax = fig.add_subplot()
+    ax.set_autoscale_on(False)
     x = range(len(series["share_developing"]))
     either = [(d + e) / n for d, e in zip(series["developing"], series["exploring"], strict=True)]
     ax.fill_between(x, series["share_developing"], either, color="#f0a500", alpha=0.25, lw=0,
@@ -159,7 +168,7 @@ def adoption_figure(model: CommunityBudgetModel) -> Figure:
     ax.set_title(f"Adoption, {model.month}", fontsize=11)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.grid(alpha=0.25)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.09)
     return fig
 
 
