@@ -443,6 +443,14 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
             raise CbsimError(f"{out}: the experiment or its scenario has changed since this "
                              "sweep started; resume needs the same experiment (or use a new "
                              "--out)")
+        started_with = manifest.get("versions", {})
+        now = _versions()
+        changed = [f"{name} {started_with.get(name)} -> {now[name]}" for name in ("cbsim", "mesa")
+                   if started_with.get(name) != now[name]]
+        if changed:
+            print(f"cbsim: warning: {out} was started with other versions ("
+                  f"{', '.join(changed)}); runs from both will share one table",
+                  file=sys.stderr)
         runs_dir.mkdir(exist_ok=True)
         done, failed = finished_runs(runs_dir, exp.n_runs())
     else:
@@ -524,7 +532,8 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     todo = np.flatnonzero(~done)
     runs_dir = out / RUNS_DIR
     counts = {"done": int(done.sum()), "failed": int(failed)}
-    session = {"started": _now(), "ended": None, "engine": None, "runs": 0}
+    session = {"started": _now(), "ended": None, "engine": None, "runs": 0,
+               "cbsim": _versions()["cbsim"]}
     manifest["sessions"].append(session)
 
     def save(status: str) -> None:
