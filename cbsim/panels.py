@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+from functools import cache
 from html import escape
 from typing import Any
 
@@ -111,6 +112,7 @@ def _polyline(segments: list) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
+@cache
 def _region_label_anchors() -> dict[str, tuple[float, float, float]]:
     """Per region: x of its centre, and the top and bottom of its cluster of councils."""
     positions = map_layout(authorities())
