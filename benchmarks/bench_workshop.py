@@ -6,7 +6,7 @@
    click on Step until the month label and both figures on the page show the new month,
    i.e. model step + panels + Solara's render + websocket + the browser's redraw.
 
-Prints the figures; asserts nothing. Run: .venv/bin/python benchmarks/workshop_step.py
+Prints the figures; asserts nothing. Run: .venv/bin/python benchmarks/bench_workshop.py
 """
 
 from __future__ import annotations
