@@ -586,10 +586,11 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     try:
         save("running")
         while True:
-            for ids in batches:
-                submit(ids, 1)
-                if len(pending) >= window:
+            while len(pending) < window:
+                ids = next(batches, None)
+                if ids is None:
                     break
+                submit(ids, 1)
             if not pending:
                 break
             finished, _ = engine.wait(set(pending))
