@@ -54,7 +54,7 @@ class CommunityBudgetModel(Model):
         self._copies = copies
         spec = load_scenario(scenario).with_overrides(overrides, source="override")
         self.scenario_name = spec.name
-        self.params: dict[str, Any] = spec.values
+        self.params: dict[str, Any] = dict(spec.values)  # own copy for set_parameter
         p = self.params
         self.start_index = parse_month(p["timeline.start"])
         self.end_index = parse_month(p["timeline.end"])
