@@ -48,8 +48,14 @@ from cbsim.fileio import atomic_write_bytes, atomic_write_json, atomic_write_tex
 from cbsim.scenario import Scenario
 from cbsim.simulate import simulate
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no lock against two sweeps in one folder
+    fcntl = None
+
 RUNS_DIR = "runs"
 MANIFEST = "manifest.json"
+LOCK = ".lock"             # held (flock) by the sweep writing to the folder
 DESIGN = "design.parquet"
 MANIFEST_FORMAT = 1
 MAX_BATCH = 100            # runs per task: ~1.5 s of work, far above Dask's ~2 ms per task
@@ -435,24 +441,15 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
         raise CbsimError(f"--workers must be at least 1, got {workers}")
     out = Path(out) if out is not None else Path("sweeps") / exp.name
     fingerprint = exp.fingerprint(scenario)
-    runs_dir = out / RUNS_DIR
 
+    lock = None
     if resume and (out / MANIFEST).exists():
-        manifest = read_manifest(out)
-        if manifest.get("fingerprint") != fingerprint:
-            raise CbsimError(f"{out}: the experiment or its scenario has changed since this "
-                             "sweep started; resume needs the same experiment (or use a new "
-                             "--out)")
-        started_with = manifest.get("versions", {})
-        now = _versions()
-        changed = [f"{name} {started_with.get(name)} -> {now[name]}" for name in ("cbsim", "mesa")
-                   if started_with.get(name) != now[name]]
-        if changed:
-            print(f"cbsim: warning: {out} was started with other versions ("
-                  f"{', '.join(changed)}); runs from both will share one table",
-                  file=sys.stderr)
-        runs_dir.mkdir(exist_ok=True)
-        done, failed = finished_runs(runs_dir, exp.n_runs())
+        lock = _lock(out)
+        try:
+            manifest, done, failed = _previous(out, exp, fingerprint)
+        except BaseException:
+            lock.close()
+            raise
     else:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             if resume:
@@ -465,12 +462,13 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
         done, failed = np.zeros(exp.n_runs(), dtype=bool), 0
 
     table = RunTable(exp, design, manifest["columns"])
-    # the engine comes first: a scheduler that cannot be reached leaves nothing behind
-    engine = make_engine(scenario, workers, scheduler) if not done.all() else None
+    engine = None
     finished = False
     try:
-        if not (out / MANIFEST).exists():
-            _create_output(out, exp, raw, manifest)
+        # the engine comes first: a scheduler that cannot be reached leaves nothing behind
+        engine = make_engine(scenario, workers, scheduler) if not done.all() else None
+        if lock is None:
+            lock = _create_output(out, exp, raw, manifest)
         status = _execute(exp, table, out, manifest, done, failed, engine, batch_size,
                           sys.stderr.isatty() if progress is None else progress)
         finished = True
@@ -478,6 +476,43 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
     finally:
         if engine is not None:
             engine.close(cancel=not finished)
+        if lock is not None:
+            lock.close()
+
+
+def _previous(out: Path, exp: Experiment, fingerprint: str
+              ) -> tuple[dict[str, Any], np.ndarray, int]:
+    """The manifest and finished runs of the sweep to resume in `out` (same experiment)."""
+    manifest = read_manifest(out)
+    if manifest.get("fingerprint") != fingerprint:
+        raise CbsimError(f"{out}: the experiment or its scenario has changed since this "
+                         "sweep started; resume needs the same experiment (or use a new --out)")
+    started_with, now = manifest.get("versions", {}), _versions()
+    changed = [f"{name} {started_with.get(name)} -> {now[name]}" for name in ("cbsim", "mesa")
+               if started_with.get(name) != now[name]]
+    if changed:
+        print(f"cbsim: warning: {out} was started with other versions ({', '.join(changed)}); "
+              "runs from both will share one table", file=sys.stderr)
+    (out / RUNS_DIR).mkdir(exist_ok=True)
+    done, failed = finished_runs(out / RUNS_DIR, exp.n_runs())
+    return manifest, done, failed
+
+
+def _lock(out: Path) -> Any:
+    """Hold an exclusive lock on `out` (released when this process ends, even if killed)."""
+    try:
+        handle = open(out / LOCK, "a+")  # noqa: SIM115 - held open for the whole sweep
+    except OSError as exc:
+        raise CbsimError(f"{out}: cannot write in the output folder ({exc.strerror or exc})") \
+            from None
+    if fcntl is not None:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise CbsimError(f"{out}: another cbsim sweep is writing to this folder; wait "
+                             "for it to finish (or stop it) before resuming") from None
+    return handle
 
 
 def _check_design(exp: Experiment, scenario: Scenario, design: list[dict[str, Any]]) -> None:
@@ -501,9 +536,20 @@ def _probe(scenario: Scenario) -> dict[str, Any]:
 
 
 def _create_output(out: Path, exp: Experiment, raw: np.ndarray,
-                   manifest: dict[str, Any]) -> None:
+                   manifest: dict[str, Any]) -> Any:
+    """Create and lock the output folder; write the experiment, design and manifest."""
     try:
-        (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CbsimError(f"{out}: cannot create the output folder ({exc.strerror or exc})") \
+            from None
+    lock = _lock(out)
+    if any(p.name != LOCK for p in out.iterdir()):  # another sweep got here first
+        lock.close()
+        raise CbsimError(f"{out}: output folder already exists; use --resume to finish it, "
+                         "or choose another --out")
+    try:
+        (out / RUNS_DIR).mkdir(exist_ok=True)
         if exp.text:
             atomic_write_text(out / "experiment.toml", exp.text)
         design = {"design_point": np.arange(len(raw), dtype=np.int64)}
@@ -513,8 +559,10 @@ def _create_output(out: Path, exp: Experiment, raw: np.ndarray,
         atomic_write_bytes(out / DESIGN, buffer.getvalue())
         atomic_write_json(out / MANIFEST, manifest)
     except OSError as exc:
+        lock.close()
         raise CbsimError(f"{out}: cannot write the sweep's output ({exc.strerror or exc})") \
             from None
+    return lock
 
 
 def _batches(todo: np.ndarray, size: int) -> Iterator[np.ndarray]:

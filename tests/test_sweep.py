@@ -324,6 +324,18 @@ def test_sigkill_keeps_finished_runs_and_resume_completes_without_duplicates(lon
 
 
 @pytest.mark.slow
+def test_a_second_sweep_cannot_write_into_a_folder_being_swept(longer, tmp_path):
+    path, expected = longer
+    out = tmp_path / "busy"
+    proc = start_sweep(path, out)
+    wait_for_parts(out, proc)
+    with pytest.raises(CbsimError, match="another cbsim sweep is writing to this folder"):
+        run_sweep(path, out=out, workers=1, resume=True, progress=False)
+    assert proc.wait(timeout=300) == 0
+    pd.testing.assert_frame_equal(table(out), expected)
+
+
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_runs_and_says_how_to_resume(longer, tmp_path):
     path, expected = longer
     out = tmp_path / "interrupted"
