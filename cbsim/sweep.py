@@ -36,7 +36,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -58,7 +58,7 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"             # held (flock) by the sweep writing to the folder
 DESIGN = "design.parquet"
 MANIFEST_FORMAT = 1
-MAX_BATCH = 100            # runs per task: ~1.5 s of work, far above Dask's ~2 ms per task
+MAX_BATCH = 100            # runs per task: about a second of work; Dask costs ~2 ms per task
 BATCHES_PER_WORKER = 8     # enough batches for load balance and a live progress bar
 IN_FLIGHT_PER_WORKER = 2   # batches queued per worker: keeps workers busy, memory flat
 MAX_ATTEMPTS = 3           # a batch whose worker dies is resubmitted up to this many times
@@ -99,6 +99,28 @@ def _run_batch_in_worker(runs: list[RunSpec]) -> list[RunResult]:
 
 
 # ------------------------------------------------------------------------ engines
+class Engine(Protocol):
+    """What the sweep loop needs from an execution engine (in-process, pool or Dask)."""
+
+    workers: int
+    label: str
+
+    def submit(self, runs: list[RunSpec]) -> Any:
+        """Start a batch; return a future whose result is `run_batch`'s list."""
+
+    def wait(self, pending: set) -> tuple[set, set]:
+        """Block until at least one of `pending` is done: (done, not done)."""
+
+    def lost_all(self, exc: BaseException) -> bool:
+        """True if this failure lost every pending batch (a broken process pool)."""
+
+    def restart(self) -> None:
+        """Replace broken workers (after `lost_all`)."""
+
+    def close(self, cancel: bool = False) -> None:
+        """Release the workers; with `cancel`, stop at once dropping running batches."""
+
+
 class SerialEngine:
     """Runs each batch in this process when it is submitted (``workers=1``)."""
 
@@ -217,7 +239,7 @@ class DaskEngine:
             cluster.close()
 
 
-def make_engine(scenario: Scenario, workers: int | None, scheduler: str | None) -> Any:
+def make_engine(scenario: Scenario, workers: int | None, scheduler: str | None) -> Engine:
     """The engine for the options: in-process, process pool, or Dask."""
     if workers is not None and workers < 1:
         raise CbsimError(f"--workers must be at least 1, got {workers}")
@@ -571,7 +593,7 @@ def _batches(todo: np.ndarray, size: int) -> Iterator[np.ndarray]:
 
 
 def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, Any],
-             done: np.ndarray, failed: int, engine: Any, batch_size: int | None,
+             done: np.ndarray, failed: int, engine: Engine, batch_size: int | None,
              progress: bool) -> int:
     """Submit the missing runs in batches, write each finished batch, keep the manifest."""
     from tqdm import tqdm
@@ -581,7 +603,7 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     runs_dir = out / RUNS_DIR
     counts = {"done": int(done.sum()), "failed": int(failed)}
     session = {"started": _now(), "ended": None, "engine": None, "runs": 0,
-               "cbsim": _versions()["cbsim"]}
+               "worker_restarts": 0, "cbsim": _versions()["cbsim"]}
     manifest["sessions"].append(session)
 
     def save(status: str) -> None:
@@ -611,7 +633,7 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
                disable=not progress, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
     old_term = _catch_sigterm()
     last_save = 0.0
-    breaks = 0  # pool breaks since the last batch that finished
+    breaks, succeeded = 0, False  # pool breaks; whether any batch has come back
 
     def submit(ids: np.ndarray, attempt: int) -> None:
         pending[engine.submit(table.specs(ids))] = (ids, attempt)
@@ -652,14 +674,20 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
                     lost = [(ids, attempt)]
                     if engine.lost_all(exc):
                         breaks += 1
-                        if breaks >= MAX_ATTEMPTS:
+                        if not succeeded and breaks >= MAX_ATTEMPTS:
                             raise CbsimError(f"worker processes keep dying ({exc}); "
                                              f"{counts['done']:,} finished runs are kept in "
                                              f"{runs_dir}/ (resume with --workers 1 to see "
                                              "why)") from None
-                        lost += list(pending.values())
+                        for other, other_batch in list(pending.items()):
+                            if other.done() and not other.cancelled() and (
+                                    other.exception() is None):
+                                record(other.result())  # finished before the pool broke
+                            else:
+                                lost.append(other_batch)
                         pending.clear()
                         engine.restart()
+                        session["worker_restarts"] += 1
                     for lost_ids, lost_attempt in lost:
                         if lost_attempt < MAX_ATTEMPTS:
                             submit(lost_ids, lost_attempt + 1)
@@ -669,7 +697,7 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
                             record([(int(i), None, note) for i in lost_ids])
                     continue
                 record(results)
-                breaks = 0
+                succeeded = True
             if time.monotonic() - last_save > MANIFEST_EVERY_S:
                 save("running")
                 last_save = time.monotonic()

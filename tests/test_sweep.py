@@ -323,6 +323,39 @@ def test_sigkill_keeps_finished_runs_and_resume_completes_without_duplicates(lon
     assert manifest(out)["status"] == "complete"
 
 
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_killed_worker_process_is_replaced_and_its_runs_redone(longer, tmp_path):
+    path, expected = longer
+    out = tmp_path / "worker-killed"
+    proc = start_sweep(path, out)
+    wait_for_parts(out, proc)
+    servers = [c for c in children(proc.pid)
+               if "forkserver" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")]
+    workers = [w for server in servers for w in children(server)]
+    assert workers, "no pool workers found"
+    os.kill(workers[0], signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    final = table(out)
+    assert final["run_id"].is_unique and final["error"].isna().all()
+    pd.testing.assert_frame_equal(final, expected)
+    assert manifest(out)["sessions"][0]["worker_restarts"] == 1
+
+
 @pytest.mark.slow
 def test_a_second_sweep_cannot_write_into_a_folder_being_swept(longer, tmp_path):
     path, expected = longer
