@@ -245,6 +245,19 @@ def prim_threshold(base_rate: float) -> float:
     return max(PRIM_DENSITY, (1 + base_rate) / 2)
 
 
+def prim_table(boxes: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per restricted factor of each box (one row for a box with no restriction)."""
+    rows = []
+    for b in boxes:
+        stats_ = {"box": b["box"], "coverage": b["coverage"], "density": b["density"],
+                  "mass": b["mass"]}
+        for r in b["restrictions"] or [{}]:
+            rows.append({**stats_, "factor": r.get("factor"), "in_box": r.get("box"),
+                         "low": r.get("low"), "high": r.get("high"),
+                         "sampled_range": r.get("full")})
+    return pd.DataFrame(rows)
+
+
 def _describe_box(number: int, box: Any, limits: pd.DataFrame, box_init: pd.DataFrame,
                   total_met: int, threshold: float) -> dict[str, Any]:
     """A box's statistics and its restricted dimensions (limits that differ from the data's)."""
@@ -421,12 +434,7 @@ def analyse(directory: str | os.PathLike) -> Path:
                      "not, and a factor that varies.")
     else:
         lines += _prim_lines(boxes)
-        _write_csv(out / "prim_boxes.csv", pd.DataFrame(
-            [{"box": b["box"], "coverage": b["coverage"], "density": b["density"],
-              "mass": b["mass"], **{k: r[k] for k in ("factor", "box", "full")}}
-             for b in boxes for r in b["restrictions"]] or
-            [{"box": b["box"], "coverage": b["coverage"], "density": b["density"],
-              "mass": b["mass"]} for b in boxes]).rename(columns={"box": "box_number"}))
+        _write_csv(out / "prim_boxes.csv", prim_table(boxes))
         if first is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

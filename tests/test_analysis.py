@@ -229,7 +229,9 @@ samples = 400
     assert (f"**Box 1**: coverage 1.000, density {160 / in_box:.3f}, mass {in_box / 400:.3f} "
             f"({in_box} runs, 160 meeting the target)") in report
     boxes_csv = pd.read_csv(out / "prim_boxes.csv")
-    assert boxes_csv.loc[0, "factor"] == "council.virtual_value"
+    assert boxes_csv.loc[0, ["box", "factor"]].tolist() == [1, "council.virtual_value"]
+    assert boxes_csv.loc[0, "low"] == pytest.approx(low)
+    assert boxes_csv.loc[0, "density"] == pytest.approx(box["density"])
 
 
 def test_prim_needs_both_outcomes(tmp_path):
