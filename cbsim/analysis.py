@@ -137,7 +137,8 @@ def sensitivity(sweep: Sweep, points: pd.DataFrame) -> tuple[pd.DataFrame | None
     rows = []
     for key, label in OUTCOMES:
         y = points.sort_values("design_point")[key].to_numpy(dtype=float)
-        if np.nanvar(y) == 0:
+        finite = y[~np.isnan(y)]
+        if len(finite) == 0 or np.var(finite) == 0:
             for name in sweep.factors:
                 rows.append({"outcome": label, "factor": name})
             continue
@@ -188,7 +189,7 @@ def _indices(method: str, sweep: Sweep, points: pd.DataFrame, problem: dict, y: 
         res = rbd_fast.analyze(problem, x, y, conf_level=CONFIDENCE, seed=seed)
         return [{"outcome": label, "factor": n, "S1": res["S1"][i],
                  "S1_conf": res["S1_conf"][i]} for i, n in enumerate(names)]
-    total = np.var(y)
+    total = np.nanvar(y)
     return [{"outcome": label, "factor": n,
              "S1": float(points.groupby(n)[_key(label)].mean().var(ddof=0) / total)}
             for n in names]
