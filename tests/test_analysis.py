@@ -279,6 +279,7 @@ def test_analyse_refuses_a_folder_that_is_not_a_sweep(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ EMA Workbench client
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # inside EMA Workbench's PRIM
 def test_ema_workbench_example_runs(capsys):
     import importlib.util
 
