@@ -1,0 +1,53 @@
+"""One `baseline_2011` run to the scenario's horizon: construction and stepping timed apart.
+
+Prints the median and spread over RUNS seeded runs (after a warm-up), and the cost per
+council-month (councils x months stepped) in microseconds. The seeds differ run to run, as
+in a sweep. Run: .venv/bin/python benchmarks/bench_run.py
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+from benchlib.measure import machine, spread
+
+from cbsim import CommunityBudgetModel, load_scenario
+
+RUNS = 60
+WARM_UP = 10
+
+
+def main() -> None:
+    print(f"machine: {machine()}")
+    spec = load_scenario("baseline_2011")
+    build, step, total = [], [], []
+    for seed in range(WARM_UP + RUNS):
+        gc.collect()
+        t0 = time.perf_counter()
+        model = CommunityBudgetModel(spec, rng=seed)
+        t1 = time.perf_counter()
+        model.run_to_end()
+        outcomes = model.outcomes()
+        t2 = time.perf_counter()
+        if seed >= WARM_UP:
+            build.append((t1 - t0) * 1e3)
+            step.append((t2 - t1) * 1e3)
+            total.append((t2 - t0) * 1e3)
+    councils = len(model.council_list)
+    months = model.end_index - model.start_index
+    print(f"baseline_2011, {councils} councils, {months} months stepped "
+          f"({outcomes['final_month']}), {RUNS} runs (seeds {WARM_UP}..{WARM_UP + RUNS - 1})")
+    print(f"  construction (ms):       {spread(build)}")
+    print(f"  stepping+outcomes (ms):  {spread(step)}")
+    print(f"  whole run (ms):          {spread(total)}")
+    med = sorted(total)[len(total) // 2]
+    med_step = sorted(step)[len(step) // 2]
+    cm = councils * months
+    print(f"  per council-month: {med * 1e3 / cm:.2f} us whole run, "
+          f"{med_step * 1e3 / cm:.2f} us stepping only ({cm:,} council-months)")
+    print(f"  runs/s on one core: {1e3 / med:.0f}")
+
+
+if __name__ == "__main__":
+    main()

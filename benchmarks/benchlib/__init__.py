@@ -1,0 +1,1 @@
+"""Helpers shared by the benchmark scripts (not a benchmark itself)."""
