@@ -14,7 +14,15 @@ Output folder::
     DIR/runs/part-*.parquet  one row per run; `pandas.read_parquet(DIR / "runs")` reads all
 
 Each part file is written atomically when its batch finishes, so an interrupted sweep keeps
-every finished run and ``resume=True`` runs only the missing run ids.
+every finished run and ``resume=True`` runs only the missing run ids. A new output folder
+is built under a hidden name and renamed into place, so it is either absent or resumable.
+
+A worker process that dies (killed, out of memory, a crash in native code) loses the
+batches in flight: they are submitted again; a batch lost twice is split into single runs
+that run one at a time, so a run that kills its worker is found and recorded as failed
+(error ``worker process died ...``) while the others finish. ``resume=True`` runs such runs
+again; runs whose model raised stay recorded. `run_sweep` returns 0 when every run
+finished without error and `EXIT_RUNS_FAILED` when the table holds failed runs.
 """
 
 from __future__ import annotations
@@ -27,10 +35,12 @@ import multiprocessing
 import os
 import platform
 import secrets
+import shutil
 import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
@@ -40,6 +50,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cbsim.errors import CbsimError
@@ -61,7 +72,11 @@ MANIFEST_FORMAT = 1
 MAX_BATCH = 100            # runs per task: about a second of work; Dask costs ~2 ms per task
 BATCHES_PER_WORKER = 8     # enough batches for load balance and a live progress bar
 IN_FLIGHT_PER_WORKER = 2   # batches queued per worker: keeps workers busy, memory flat
-MAX_ATTEMPTS = 3           # a batch whose worker dies is resubmitted up to this many times
+BATCH_ATTEMPTS = 2         # a batch lost with a dead worker this often is split into runs
+ALONE_ATTEMPTS = 2         # a run whose worker dies this often running alone is recorded failed
+MAX_BREAKS = 8             # pool breaks in a row with no batch coming back: give up
+WORKER_DIED = "worker process died"  # error prefix of runs lost with their worker (retried)
+EXIT_RUNS_FAILED = 3       # exit status of a sweep whose table holds failed runs
 MANIFEST_EVERY_S = 5.0
 ID_COLUMNS = (("run_id", pa.int64()), ("design_point", pa.int64()),
               ("replicate", pa.int64()), ("seed", pa.int64()))
@@ -104,6 +119,7 @@ class Engine(Protocol):
 
     workers: int
     label: str
+    death: str  # how the last dead worker died ("killed by SIGKILL"), if known, else ""
 
     def submit(self, runs: list[RunSpec]) -> Any:
         """Start a batch; return a future whose result is `run_batch`'s list."""
@@ -128,6 +144,7 @@ class SerialEngine:
         self.scenario = scenario
         self.workers = 1
         self.label = "in-process (1 worker)"
+        self.death = ""
 
     def submit(self, runs: list[RunSpec]) -> cf.Future:
         future: cf.Future = cf.Future()
@@ -154,6 +171,7 @@ class PoolEngine:
         self.scenario = scenario
         self.workers = workers
         self.label = f"process pool ({workers} workers)"
+        self.death = ""
         self._start()
 
     def _start(self) -> None:
@@ -175,6 +193,7 @@ class PoolEngine:
         return isinstance(exc, BrokenProcessPool)
 
     def restart(self) -> None:
+        self.death = _death_note(getattr(self.executor, "_processes", None) or {})
         self.close(cancel=True)
         self._start()
 
@@ -197,6 +216,7 @@ class DaskEngine:
         from dask.distributed import Client, LocalCluster
 
         self.cluster = None
+        self.death = ""
         try:
             if address == "local":
                 self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
@@ -237,6 +257,19 @@ class DaskEngine:
         cluster, self.cluster = self.cluster, None
         if cluster is not None:
             cluster.close()
+
+
+def _death_note(processes: dict[int, Any]) -> str:
+    """How a pool's dead worker ended (the others are terminated by the pool): best effort."""
+    for process in processes.values():
+        code = process.exitcode
+        if code is None or code == -signal.SIGTERM:
+            continue
+        if code < 0:
+            with contextlib.suppress(ValueError):
+                return f"killed by {signal.Signals(-code).name}"
+        return f"exit status {code}"
+    return ""
 
 
 def make_engine(scenario: Scenario, workers: int | None, scheduler: str | None) -> Engine:
@@ -370,6 +403,33 @@ def finished_runs(runs_dir: Path, planned: int) -> tuple[np.ndarray, int]:
     return done, failed
 
 
+def forget_worker_deaths(runs_dir: Path) -> int:
+    """Drop the rows of runs lost with their worker process, so that they run again.
+
+    Each part file holding such rows is replaced atomically by one without them (or removed
+    if nothing is left); rows of runs whose model raised are kept. Returns how many rows went.
+    """
+    forgotten = 0
+    for part in sorted(runs_dir.glob("part-*.parquet")):
+        try:
+            errors = pq.read_table(part, columns=["error"]).column("error")
+        except (OSError, pa.ArrowInvalid):
+            continue  # `finished_runs` names an unreadable part
+        lost = pc.fill_null(pc.starts_with(errors, WORKER_DIED), False)
+        n = pc.sum(lost).as_py() or 0
+        if not n:
+            continue
+        if n == len(errors):
+            part.unlink()
+        else:
+            kept = pq.read_table(part).filter(pc.invert(lost))
+            buffer = io.BytesIO()
+            pq.write_table(kept, buffer)
+            atomic_write_bytes(part, buffer.getvalue())
+        forgotten += n
+    return forgotten
+
+
 # ------------------------------------------------------------------------ manifest
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -468,7 +528,7 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
     if resume and (out / MANIFEST).exists():
         lock = _lock(out)
         try:
-            manifest, done, failed = _previous(out, exp, fingerprint)
+            manifest, done, failed, retried = _previous(out, exp, fingerprint)
         except BaseException:
             lock.close()
             raise
@@ -481,7 +541,7 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
                              "it, or choose another --out")
         columns = RunTable.columns_for(exp, _probe(scenario))
         manifest = new_manifest(exp, scenario, fingerprint, columns, len(design))
-        done, failed = np.zeros(exp.n_runs(), dtype=bool), 0
+        done, failed, retried = np.zeros(exp.n_runs(), dtype=bool), 0, 0
 
     table = RunTable(exp, design, manifest["columns"])
     engine = None
@@ -492,7 +552,7 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
         if lock is None:
             lock = _create_output(out, exp, raw, manifest)
         status = _execute(exp, table, out, manifest, done, failed, engine, batch_size,
-                          sys.stderr.isatty() if progress is None else progress)
+                          sys.stderr.isatty() if progress is None else progress, retried)
         finished = True
         return status
     finally:
@@ -503,8 +563,11 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
 
 
 def _previous(out: Path, exp: Experiment, fingerprint: str
-              ) -> tuple[dict[str, Any], np.ndarray, int]:
-    """The manifest and finished runs of the sweep to resume in `out` (same experiment)."""
+              ) -> tuple[dict[str, Any], np.ndarray, int, int]:
+    """The manifest, finished runs, failed count and runs to retry of the sweep in `out`.
+
+    Runs lost with their worker process are forgotten, so that they run again.
+    """
     manifest = read_manifest(out)
     if manifest.get("fingerprint") != fingerprint:
         raise CbsimError(f"{out}: the experiment or its scenario has changed since this "
@@ -515,9 +578,16 @@ def _previous(out: Path, exp: Experiment, fingerprint: str
     if changed:
         print(f"cbsim: warning: {out} was started with other versions ({', '.join(changed)}); "
               "runs from both will share one table", file=sys.stderr)
-    (out / RUNS_DIR).mkdir(exist_ok=True)
+    try:
+        for leftover in out.glob(".*.tmp"):  # a manifest write cut short by a kill
+            leftover.unlink(missing_ok=True)
+        (out / RUNS_DIR).mkdir(exist_ok=True)
+        retried = forget_worker_deaths(out / RUNS_DIR)
+    except OSError as exc:
+        raise CbsimError(f"{out}: cannot write in the output folder ({exc.strerror or exc})") \
+            from None
     done, failed = finished_runs(out / RUNS_DIR, exp.n_runs())
-    return manifest, done, failed
+    return manifest, done, failed, retried
 
 
 def _lock(out: Path) -> Any:
@@ -559,32 +629,57 @@ def _probe(scenario: Scenario) -> dict[str, Any]:
 
 def _create_output(out: Path, exp: Experiment, raw: np.ndarray,
                    manifest: dict[str, Any]) -> Any:
-    """Create and lock the output folder; write the experiment, design and manifest."""
+    """Create and lock the output folder with the experiment, design and manifest in it.
+
+    The folder is built under a hidden name next to `out` and renamed into place, so `out`
+    is either absent or a sweep that ``--resume`` can finish, however the process ends.
+    Returns the lock, held.
+    """
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(out)
+        staging = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
+        staging.mkdir()
     except OSError as exc:
         raise CbsimError(f"{out}: cannot create the output folder ({exc.strerror or exc})") \
             from None
-    lock = _lock(out)
-    if any(p.name != LOCK for p in out.iterdir()):  # another sweep got here first
-        lock.close()
-        raise CbsimError(f"{out}: output folder already exists; use --resume to finish it, "
-                         "or choose another --out")
+    lock = _lock(staging)
     try:
-        (out / RUNS_DIR).mkdir(exist_ok=True)
+        (staging / RUNS_DIR).mkdir()
         if exp.text:
-            atomic_write_text(out / "experiment.toml", exp.text)
+            atomic_write_text(staging / "experiment.toml", exp.text)
         design = {"design_point": np.arange(len(raw), dtype=np.int64)}
         design.update({path: raw[:, j] for j, path in enumerate(exp.factor_paths)})
         buffer = io.BytesIO()
         pq.write_table(pa.table(design), buffer)
-        atomic_write_bytes(out / DESIGN, buffer.getvalue())
-        atomic_write_json(out / MANIFEST, manifest)
+        atomic_write_bytes(staging / DESIGN, buffer.getvalue())
+        atomic_write_json(staging / MANIFEST, manifest)
+        os.rename(staging, out)  # replaces `out` only if it is an empty folder
     except OSError as exc:
         lock.close()
+        shutil.rmtree(staging, ignore_errors=True)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise CbsimError(f"{out}: output folder already exists; use --resume to finish "
+                             "it, or choose another --out") from None
         raise CbsimError(f"{out}: cannot write the sweep's output ({exc.strerror or exc})") \
             from None
-    return lock
+    return lock  # the lock file moved with the folder: `out` is locked
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove folders that a killed sweep was building for `out` (none is locked)."""
+    for staging in out.parent.glob(f".{out.name}.*.tmp"):
+        if not staging.is_dir():
+            continue
+        if not (staging / LOCK).exists():
+            if time.time() - staging.stat().st_mtime < 60:
+                continue  # another sweep may just have made it, and not locked it yet
+        else:
+            try:
+                _lock(staging).close()
+            except CbsimError:
+                continue  # another sweep is building it now
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _batches(todo: np.ndarray, size: int) -> Iterator[np.ndarray]:
@@ -594,8 +689,11 @@ def _batches(todo: np.ndarray, size: int) -> Iterator[np.ndarray]:
 
 def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, Any],
              done: np.ndarray, failed: int, engine: Engine, batch_size: int | None,
-             progress: bool) -> int:
-    """Submit the missing runs in batches, write each finished batch, keep the manifest."""
+             progress: bool, retried: int = 0) -> int:
+    """Submit the missing runs in batches, write each finished batch, keep the manifest.
+
+    Returns 0, or `EXIT_RUNS_FAILED` if any run in the table failed.
+    """
     from tqdm import tqdm
 
     planned = len(done)
@@ -603,7 +701,8 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     runs_dir = out / RUNS_DIR
     counts = {"done": int(done.sum()), "failed": int(failed)}
     session = {"started": _now(), "ended": None, "engine": None, "runs": 0,
-               "worker_restarts": 0, "cbsim": _versions()["cbsim"]}
+               "worker_restarts": 0, "runs_failed": 0, "runs_lost_with_worker": 0,
+               "runs_retried": retried, "cbsim": _versions()["cbsim"]}
     manifest["sessions"].append(session)
 
     def save(status: str) -> None:
@@ -617,10 +716,14 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
             raise CbsimError(f"{out / MANIFEST}: cannot write ({exc.strerror or exc})") \
                 from None
 
+    if retried:
+        print(f"{exp.name}: running again {retried:,} runs whose worker process died")
     if not len(todo):
         save("complete")
-        print(f"{exp.name}: all {planned:,} runs already done; results in {runs_dir}/")
-        return 0
+        failed_note = f" ({counts['failed']:,} failed)" if counts["failed"] else ""
+        print(f"{exp.name}: all {planned:,} runs already done{failed_note}; results in "
+              f"{runs_dir}/")
+        return EXIT_RUNS_FAILED if counts["failed"] else 0
 
     started = time.monotonic()
     session["engine"] = engine.label
@@ -628,15 +731,33 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
         len(todo) / (engine.workers * BATCHES_PER_WORKER))))
     window = engine.workers * IN_FLIGHT_PER_WORKER
     batches = _batches(todo, size)
-    pending: dict[Any, tuple[np.ndarray, int]] = {}
+    pending: dict[Any, tuple[np.ndarray, int, bool]] = {}  # future: run ids, attempt, alone
+    retry: deque[tuple[np.ndarray, int]] = deque()  # batches lost once, to submit again
+    alone: deque[tuple[int, int]] = deque()  # suspect runs (id, attempt), one at a time
     bar = tqdm(total=planned, initial=counts["done"], unit="run", desc=exp.name,
                disable=not progress, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
     old_term = _catch_sigterm()
     last_save = 0.0
-    breaks, succeeded = 0, False  # pool breaks; whether any batch has come back
+    breaks = 0  # pool breaks since a batch last came back
 
-    def submit(ids: np.ndarray, attempt: int) -> None:
-        pending[engine.submit(table.specs(ids))] = (ids, attempt)
+    def submit(ids: np.ndarray, attempt: int, solo: bool = False) -> None:
+        pending[engine.submit(table.specs(ids))] = (ids, attempt, solo)
+
+    def fill() -> None:
+        """Keep the window full; a suspect run goes alone, once nothing else is in flight."""
+        if alone:
+            if not pending:
+                run_id, attempt = alone.popleft()
+                submit(np.array([run_id]), attempt, solo=True)
+            return
+        while len(pending) < window:
+            if retry:
+                submit(*retry.popleft())
+                continue
+            ids = next(batches, None)
+            if ids is None:
+                return
+            submit(ids, 1)
 
     def record(results: list[RunResult]) -> None:
         part = table.table(results)
@@ -644,38 +765,52 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
             write_part(runs_dir, part)
         except OSError as exc:
             raise CbsimError(f"{runs_dir}: cannot write results ({exc.strerror or exc}); "
-                             f"{counts['done']:,} finished runs are kept") from None
+                             f"{counts['done']:,} finished runs are kept (finish with "
+                             "--resume)") from None
         n_failed = part.num_rows - part.column("error").null_count
         counts["done"] += part.num_rows
         counts["failed"] += n_failed
         session["runs"] += part.num_rows
+        session["runs_failed"] += n_failed
         bar.update(part.num_rows)
         if counts["failed"]:
             bar.set_postfix(failed=counts["failed"], refresh=False)
 
+    def lose(ids: np.ndarray, attempt: int, solo: bool, exc: BaseException) -> None:
+        """A batch lost with its worker: again, then run by run, then recorded as failed."""
+        if not solo and attempt < BATCH_ATTEMPTS:
+            retry.append((ids, attempt + 1))
+        elif not solo:  # lost again: find the run that kills its worker, if there is one
+            alone.extend((int(i), 1) for i in ids)
+        elif attempt < ALONE_ATTEMPTS:
+            alone.appendleft((int(ids[0]), attempt + 1))
+        else:
+            how = f", {engine.death}" if engine.death else ""
+            note = (f"{WORKER_DIED} running this run ({attempt} times, alone{how}): "
+                    f"{type(exc).__name__}: {exc}")
+            record([(int(ids[0]), None, note[:2000])])
+            session["runs_lost_with_worker"] += 1
+
     try:
         save("running")
         while True:
-            while len(pending) < window:
-                ids = next(batches, None)
-                if ids is None:
-                    break
-                submit(ids, 1)
+            fill()
             if not pending:
                 break
             finished, _ = engine.wait(set(pending))
             for future in finished:
                 if future not in pending:
-                    continue  # already resubmitted after its pool broke
-                ids, attempt = pending.pop(future)
+                    continue  # already dealt with when its pool broke
+                ids, attempt, solo = pending.pop(future)
                 try:
                     results = future.result()
                 except Exception as exc:  # the worker died or the batch was lost
-                    lost = [(ids, attempt)]
+                    lost = [(ids, attempt, solo)]
                     if engine.lost_all(exc):
                         breaks += 1
-                        if not succeeded and breaks >= MAX_ATTEMPTS:
-                            raise CbsimError(f"worker processes keep dying ({exc}); "
+                        if breaks >= MAX_BREAKS:
+                            raise CbsimError(f"worker processes keep dying ({breaks} times in "
+                                             f"a row with no batch finishing: {exc}); "
                                              f"{counts['done']:,} finished runs are kept in "
                                              f"{runs_dir}/ (resume with --workers 1 to see "
                                              "why)") from None
@@ -688,16 +823,11 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
                         pending.clear()
                         engine.restart()
                         session["worker_restarts"] += 1
-                    for lost_ids, lost_attempt in lost:
-                        if lost_attempt < MAX_ATTEMPTS:
-                            submit(lost_ids, lost_attempt + 1)
-                        else:
-                            note = (f"worker lost {MAX_ATTEMPTS} times running this batch: "
-                                    f"{type(exc).__name__}: {exc}")
-                            record([(int(i), None, note) for i in lost_ids])
+                    for lost_batch in lost:
+                        lose(*lost_batch, exc)
                     continue
                 record(results)
-                succeeded = True
+                breaks = 0
             if time.monotonic() - last_save > MANIFEST_EVERY_S:
                 save("running")
                 last_save = time.monotonic()
@@ -718,12 +848,16 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     bar.close()
     save("complete")
     elapsed = time.monotonic() - started
-    failed_note = f", {counts['failed']:,} failed (see the error column)" if counts[
-        "failed"] else ""
+    failed_note = ""
+    if counts["failed"]:
+        lost = session["runs_lost_with_worker"]
+        failed_note = f", {counts['failed']:,} failed (see the error column" + (
+            f"; {lost:,} lost with their worker process, run again by --resume)" if lost
+            else ")")
     print(f"{exp.name}: {session['runs']:,} runs in {elapsed:.1f} s on {engine.label}; "
           f"{counts['done']:,} of {planned:,} done{failed_note}; results in {runs_dir}/")
     print(f"next: cbsim analyse {out}")
-    return 0
+    return EXIT_RUNS_FAILED if counts["failed"] else 0
 
 
 def _catch_sigterm() -> Any:
@@ -742,4 +876,5 @@ def _restore_sigterm(old: Any) -> None:
         signal.signal(signal.SIGTERM, old)
 
 
-__all__ = ["run_sweep", "run_batch", "make_engine", "finished_runs", "read_manifest"]
+__all__ = ["run_sweep", "run_batch", "make_engine", "finished_runs", "forget_worker_deaths",
+           "read_manifest", "EXIT_RUNS_FAILED"]

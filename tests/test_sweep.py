@@ -197,7 +197,7 @@ def test_a_run_that_raises_is_recorded_with_its_error(serial_tiny, tmp_path, mon
 
     monkeypatch.setattr(sweep_module, "simulate", flaky)
     out = tmp_path / "flaky"
-    assert run_sweep(path, out=out, workers=1, progress=False) == 0
+    assert run_sweep(path, out=out, workers=1, progress=False) == sweep_module.EXIT_RUNS_FAILED
     runs, expected = table(out), table(full)
     assert runs.loc[4, "error"] == "ValueError: model blew up"
     assert pd.isna(runs.loc[4, "share_at_target"]) and pd.isna(runs.loc[4, "target_met"])
