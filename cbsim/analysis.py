@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from cbsim.errors import CbsimError
-from cbsim.fileio import atomic_write_bytes, atomic_write_text
+from cbsim.fileio import atomic_write_bytes
 from cbsim.plots import figure_png, plt
 
 CONFIDENCE = 0.95
@@ -39,6 +39,8 @@ PRIM_DENSITY = 0.8
 PRIM_MAX_BOXES = 2
 TABLE_ALL_UP_TO = 40
 OUTCOMES = (("p_target", "P(target met)"), ("share_mean", "mean share at target"))
+OUTPUTS = ("design_points.csv", "sensitivity.csv", "prim_boxes.csv", "design_points.png",
+           "p_target_heatmap.png", "sensitivity.png", "prim_tradeoff.png")  # and report.md
 
 
 @dataclass
@@ -370,7 +372,8 @@ def analyse(directory: str | os.PathLike) -> Path:
     exp = sweep.manifest["experiment"]
     factors = sweep.factors
     points = design_points(sweep.runs, factors)
-    _write_csv(out / "design_points.csv", points)
+    written: set[str] = set()
+    _write_csv(out / "design_points.csv", points, written)
     ok = sweep.runs[sweep.runs["error"].isna()]
     k, n = int(ok["target_met"].astype(bool).sum()), len(ok)
     lo, hi = wilson_interval(k, n)
@@ -422,7 +425,7 @@ def analyse(directory: str | os.PathLike) -> Path:
     if table is None:
         lines.append(f"Not computed: {note}.")
     else:
-        _write_csv(out / "sensitivity.csv", table)
+        _write_csv(out / "sensitivity.csv", table, written)
         lines += [note + ".", ""] + _sensitivity_lines(table, sweep.method)
         if table.drop(columns=["outcome", "factor"]).notna().any().any():
             figures["sensitivity.png"] = sensitivity_figure(table, sweep.method)
@@ -435,7 +438,7 @@ def analyse(directory: str | os.PathLike) -> Path:
                      "not, and a factor that varies.")
     else:
         lines += _prim_lines(boxes)
-        _write_csv(out / "prim_boxes.csv", prim_table(boxes))
+        _write_csv(out / "prim_boxes.csv", prim_table(boxes), written)
         if first is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -443,13 +446,16 @@ def analyse(directory: str | os.PathLike) -> Path:
             lines += ["", "![PRIM peeling trajectory: coverage against density]"
                       "(prim_tradeoff.png)"]
     for name, fig in figures.items():
-        atomic_write_bytes(out / name, figure_png(fig))
+        _write(out / name, figure_png(fig), written)
     lines += ["", "## Files", "",
               "`design_points.csv` (every design point), `sensitivity.csv`, `prim_boxes.csv`, "
               "and the figures above; the runs themselves are in `runs/` "
               "(`pandas.read_parquet`)."]
     report = out / "report.md"
-    atomic_write_text(report, "\n".join(lines) + "\n")
+    _write(report, ("\n".join(lines) + "\n").encode("utf-8"), written)  # last: all it shows
+    for name in OUTPUTS:  # a file of an earlier report that this one does not have
+        if name not in written:
+            (out / name).unlink(missing_ok=True)
     return report
 
 
@@ -527,8 +533,19 @@ def _heatmap_factors(sweep: Sweep, points: pd.DataFrame) -> tuple[str, str] | No
     return (varying[0], varying[1]) if len(varying) >= 2 else None
 
 
-def _write_csv(path: Path, frame: pd.DataFrame) -> None:
-    atomic_write_text(path, frame.to_csv(index=False))
+def _write_csv(path: Path, frame: pd.DataFrame, written: set[str]) -> None:
+    _write(path, frame.to_csv(index=False).encode("utf-8"), written)
+
+
+def _write(path: Path, data: bytes, written: set[str]) -> None:
+    """Write one output file atomically; a failure is one error line (the runs are kept)."""
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        plt.close("all")
+        raise CbsimError(f"{path}: cannot write the report ({exc.strerror or exc}); the "
+                         "sweep's runs are untouched") from None
+    written.add(path.name)
 
 
 def _target_text(ok: pd.DataFrame) -> str:
