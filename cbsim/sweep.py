@@ -493,6 +493,10 @@ class _Stop(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C."""
 
 
+class _Unsent(BrokenProcessPool):
+    """A batch that a broken process pool refused: it never reached a worker."""
+
+
 def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike | None = None,
               workers: int | None = None, scheduler: str | None = None, resume: bool = False,
               *, batch_size: int | None = None, progress: bool | None = None) -> int:
@@ -591,10 +595,18 @@ def _previous(out: Path, exp: Experiment, fingerprint: str
 
 
 def _lock(out: Path) -> Any:
-    """Hold an exclusive lock on `out` (released when this process ends, even if killed)."""
+    """Hold an exclusive lock on `out` (released when this process ends, even if killed).
+
+    The lock file is held open read-only (flock needs no more), so the sweep holds no file
+    open for writing between writes; touching it checks that the folder is writable.
+    """
+    handle = None
     try:
-        handle = open(out / LOCK, "a+")  # noqa: SIM115 - held open for the whole sweep
+        handle = open(os.open(out / LOCK, os.O_RDONLY | os.O_CREAT, 0o644), "rb")  # noqa: SIM115
+        os.utime(handle.fileno())
     except OSError as exc:
+        if handle is not None:
+            handle.close()
         raise CbsimError(f"{out}: cannot write in the output folder ({exc.strerror or exc})") \
             from None
     if fcntl is not None:
@@ -713,8 +725,9 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
         try:
             atomic_write_json(out / MANIFEST, manifest)
         except OSError as exc:
-            raise CbsimError(f"{out / MANIFEST}: cannot write ({exc.strerror or exc})") \
-                from None
+            raise CbsimError(f"{out / MANIFEST}: cannot write ({exc.strerror or exc}); "
+                             f"{counts['done']:,} finished runs are kept (finish with "
+                             "--resume)") from None
 
     if retried:
         print(f"{exp.name}: running again {retried:,} runs whose worker process died")
@@ -741,7 +754,14 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     breaks = 0  # pool breaks since a batch last came back
 
     def submit(ids: np.ndarray, attempt: int, solo: bool = False) -> None:
-        pending[engine.submit(table.specs(ids))] = (ids, attempt, solo)
+        try:
+            future = engine.submit(table.specs(ids))
+        except Exception as exc:  # the pool broke since the last wait: the batch never ran
+            if not engine.lost_all(exc):
+                raise
+            future = cf.Future()
+            future.set_exception(_Unsent(str(exc)))
+        pending[future] = (ids, attempt, solo)
 
     def fill() -> None:
         """Keep the window full; a suspect run goes alone, once nothing else is in flight."""
@@ -778,7 +798,12 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
 
     def lose(ids: np.ndarray, attempt: int, solo: bool, exc: BaseException) -> None:
         """A batch lost with its worker: again, then run by run, then recorded as failed."""
-        if not solo and attempt < BATCH_ATTEMPTS:
+        if isinstance(exc, _Unsent):  # refused by a broken pool: it did not count
+            if solo:
+                alone.appendleft((int(ids[0]), attempt))
+            else:
+                retry.appendleft((ids, attempt))
+        elif not solo and attempt < BATCH_ATTEMPTS:
             retry.append((ids, attempt + 1))
         elif not solo:  # lost again: find the run that kills its worker, if there is one
             alone.extend((int(i), 1) for i in ids)
@@ -805,7 +830,7 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
                 try:
                     results = future.result()
                 except Exception as exc:  # the worker died or the batch was lost
-                    lost = [(ids, attempt, solo)]
+                    lost = [(ids, attempt, solo, exc)]
                     if engine.lost_all(exc):
                         breaks += 1
                         if breaks >= MAX_BREAKS:
@@ -815,16 +840,18 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
                                              f"{runs_dir}/ (resume with --workers 1 to see "
                                              "why)") from None
                         for other, other_batch in list(pending.items()):
-                            if other.done() and not other.cancelled() and (
-                                    other.exception() is None):
-                                record(other.result())  # finished before the pool broke
-                            else:
-                                lost.append(other_batch)
+                            why = exc
+                            if other.done() and not other.cancelled():
+                                why = other.exception()
+                                if why is None:
+                                    record(other.result())  # finished before the pool broke
+                                    continue
+                            lost.append((*other_batch, why))
                         pending.clear()
                         engine.restart()
                         session["worker_restarts"] += 1
                     for lost_batch in lost:
-                        lose(*lost_batch, exc)
+                        lose(*lost_batch)
                     continue
                 record(results)
                 breaks = 0
