@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import gc
 import time
+from pathlib import Path
 
 from benchlib.measure import machine, spread
 
+import cbsim
 from cbsim import CommunityBudgetModel, load_scenario
 
 RUNS = 60
@@ -20,6 +22,7 @@ WARM_UP = 10
 
 def main() -> None:
     print(f"machine: {machine()}")
+    print(f"cbsim from {Path(cbsim.__file__).parent}")
     spec = load_scenario("baseline_2011")
     build, step, total = [], [], []
     for seed in range(WARM_UP + RUNS):
