@@ -18,9 +18,10 @@ every finished run and ``resume=True`` runs only the missing run ids. A new outp
 is built under a hidden name and renamed into place, so it is either absent or resumable.
 
 A worker process that dies (killed, out of memory, a crash in native code) loses the
-batches in flight: they are submitted again; a batch lost twice is split into single runs
-that run one at a time, so a run that kills its worker is found and recorded as failed
-(error ``worker process died ...``) while the others finish. ``resume=True`` runs such runs
+batches in flight: they are submitted again; a batch lost twice is split into single runs,
+and a run lost on its own runs alone (nothing else in flight), so a run that kills its
+worker is found and recorded as failed (error ``worker process died ...``) while the
+others finish. ``resume=True`` runs such runs
 again; runs whose model raised stay recorded. `run_sweep` returns 0 when every run
 finished without error and `EXIT_RUNS_FAILED` when the table holds failed runs.
 """
@@ -744,16 +745,17 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
         len(todo) / (engine.workers * BATCHES_PER_WORKER))))
     window = engine.workers * IN_FLIGHT_PER_WORKER
     batches = _batches(todo, size)
-    pending: dict[Any, tuple[np.ndarray, int, bool]] = {}  # future: run ids, attempt, alone
-    retry: deque[tuple[np.ndarray, int]] = deque()  # batches lost once, to submit again
+    pending: dict[Any, tuple[np.ndarray, int, str]] = {}  # future: run ids, attempt, stage
+    retry: deque[tuple[np.ndarray, int, str]] = deque()  # lost batches or runs, to resubmit
     alone: deque[tuple[int, int]] = deque()  # suspect runs (id, attempt), one at a time
+    held: list[RunResult] = []  # results of single runs, written a batch's worth at a time
     bar = tqdm(total=planned, initial=counts["done"], unit="run", desc=exp.name,
                disable=not progress, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
     old_term = _catch_sigterm()
     last_save = 0.0
     breaks = 0  # pool breaks since a batch last came back
 
-    def submit(ids: np.ndarray, attempt: int, solo: bool = False) -> None:
+    def submit(ids: np.ndarray, attempt: int, stage: str = "batch") -> None:
         try:
             future = engine.submit(table.specs(ids))
         except Exception as exc:  # the pool broke since the last wait: the batch never ran
@@ -761,14 +763,14 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
                 raise
             future = cf.Future()
             future.set_exception(_Unsent(str(exc)))
-        pending[future] = (ids, attempt, solo)
+        pending[future] = (ids, attempt, stage)
 
     def fill() -> None:
         """Keep the window full; a suspect run goes alone, once nothing else is in flight."""
         if alone:
             if not pending:
                 run_id, attempt = alone.popleft()
-                submit(np.array([run_id]), attempt, solo=True)
+                submit(np.array([run_id]), attempt, "alone")
             return
         while len(pending) < window:
             if retry:
@@ -778,6 +780,22 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
             if ids is None:
                 return
             submit(ids, 1)
+
+    def finish(results: list[RunResult], stage: str) -> None:
+        """Write a batch's results; single runs' are held until a batch's worth is in."""
+        if stage == "batch":
+            record(results)
+            return
+        held.extend(results)
+        if len(held) >= size or not (alone or any(
+                s != "batch" for _, _, s in [*retry, *pending.values()])):
+            flush()
+
+    def flush() -> None:
+        if held:
+            results = held.copy()
+            held.clear()
+            record(results)
 
     def record(results: list[RunResult]) -> None:
         part = table.table(results)
@@ -796,24 +814,27 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
         if counts["failed"]:
             bar.set_postfix(failed=counts["failed"], refresh=False)
 
-    def lose(ids: np.ndarray, attempt: int, solo: bool, exc: BaseException) -> None:
-        """A batch lost with its worker: again, then run by run, then recorded as failed."""
+    def lose(ids: np.ndarray, attempt: int, stage: str, exc: BaseException) -> None:
+        """A batch lost with its worker goes again, then run by run; a run lost on its own
+        goes alone; a run whose worker dies when it runs alone is recorded as failed."""
         if isinstance(exc, _Unsent):  # refused by a broken pool: it did not count
-            if solo:
+            if stage == "alone":
                 alone.appendleft((int(ids[0]), attempt))
             else:
-                retry.appendleft((ids, attempt))
-        elif not solo and attempt < BATCH_ATTEMPTS:
-            retry.append((ids, attempt + 1))
-        elif not solo:  # lost again: find the run that kills its worker, if there is one
-            alone.extend((int(i), 1) for i in ids)
+                retry.appendleft((ids, attempt, stage))
+        elif stage == "batch" and attempt < BATCH_ATTEMPTS:
+            retry.append((ids, attempt + 1, "batch"))
+        elif stage == "batch":  # lost again: find the run that kills its worker, if any
+            retry.extend((ids[i:i + 1], 1, "run") for i in range(len(ids)))
+        elif stage == "run":
+            alone.append((int(ids[0]), 1))
         elif attempt < ALONE_ATTEMPTS:
             alone.appendleft((int(ids[0]), attempt + 1))
         else:
             how = f", {engine.death}" if engine.death else ""
             note = (f"{WORKER_DIED} running this run ({attempt} times, alone{how}): "
                     f"{type(exc).__name__}: {exc}")
-            record([(int(ids[0]), None, note[:2000])])
+            finish([(int(ids[0]), None, note[:2000])], stage)
             session["runs_lost_with_worker"] += 1
 
     try:
@@ -826,11 +847,11 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
             for future in finished:
                 if future not in pending:
                     continue  # already dealt with when its pool broke
-                ids, attempt, solo = pending.pop(future)
+                ids, attempt, stage = pending.pop(future)
                 try:
                     results = future.result()
                 except Exception as exc:  # the worker died or the batch was lost
-                    lost = [(ids, attempt, solo, exc)]
+                    lost = [(ids, attempt, stage, exc)]
                     if engine.lost_all(exc):
                         breaks += 1
                         if breaks >= MAX_BREAKS:
@@ -843,8 +864,8 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
                             why = exc
                             if other.done() and not other.cancelled():
                                 why = other.exception()
-                                if why is None:
-                                    record(other.result())  # finished before the pool broke
+                                if why is None:  # finished before the pool broke
+                                    finish(other.result(), other_batch[2])
                                     continue
                             lost.append((*other_batch, why))
                         pending.clear()
@@ -853,14 +874,17 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
                     for lost_batch in lost:
                         lose(*lost_batch)
                     continue
-                record(results)
+                finish(results, stage)
                 breaks = 0
             if time.monotonic() - last_save > MANIFEST_EVERY_S:
                 save("running")
                 last_save = time.monotonic()
+        flush()
     except KeyboardInterrupt:
         bar.close()
         engine.close(cancel=True)  # stop the workers before anything else
+        with contextlib.suppress(CbsimError):
+            flush()
         save("interrupted")
         print(f"{exp.name}: interrupted; {counts['done']:,} of {planned:,} runs kept in "
               f"{runs_dir}/ (finish with --resume)", file=sys.stderr)
@@ -868,6 +892,8 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     except BaseException:
         bar.close()
         with contextlib.suppress(CbsimError):  # keep the first error (e.g. a full disk)
+            flush()
+        with contextlib.suppress(CbsimError):
             save("failed")
         raise
     finally:

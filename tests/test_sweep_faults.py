@@ -187,9 +187,10 @@ def test_runs_that_kill_their_worker_are_recorded_failed_alone_and_resume_retrie
     assert m["status"] == "complete"
     assert m["runs"] == {"planned": 24, "done": 24, "failed": 3}
     session = m["sessions"][0]
-    # each culprit broke the pool alone twice, and in its batch up to twice (the batch can be
-    # lost in the other culprit's breaks too)
-    assert 6 <= session["worker_restarts"] <= 8
+    # each culprit broke the pool alone twice, and before that up to three times: in its
+    # batch, in that batch again, on its own among other single runs (its batch may also
+    # be lost in the other culprit's breaks)
+    assert 4 <= session["worker_restarts"] <= 10
     assert session["runs_failed"] == 3 and session["runs_lost_with_worker"] == 2
 
     # the faults are gone (say, memory was short): resume runs the two lost runs again,
