@@ -226,6 +226,27 @@ def test_a_worker_killed_once_costs_no_run(small, tmp_path):
 
 
 @pytest.mark.slow
+def test_workers_that_always_die_stop_the_sweep_with_one_line_and_nothing_lost(small,
+                                                                               tmp_path):
+    """Every run kills its worker (say, workers that cannot start): the sweep gives up."""
+    path, expected = small
+    out = tmp_path / "hopeless"
+    every = ",".join(str(run_seed(7, i)) for i in range(24))
+    result = cbsim("sweep", str(path), "--out", str(out), "--workers", "2", kill_seeds=every)
+    assert result.returncode == 2
+    err = one_line(result.stderr)
+    assert "worker processes keep dying (8 times in a row" in err and "--workers 1" in err
+    m = manifest(out)
+    assert m["status"] == "failed" and m["sessions"][0]["worker_restarts"] == 7  # 8th: stop
+    kept = table(out) if parts(out) else expected.iloc[:0]
+    assert m["runs"]["done"] == m["runs"]["failed"] == len(kept)
+    assert kept["error"].str.startswith(WORKER_DIED).all()  # recorded, not dropped
+    resumed = cbsim("sweep", str(path), "--out", str(out), "--workers", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    pd.testing.assert_frame_equal(table(out), expected)
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_a_killed_dask_worker_is_rescheduled_and_the_table_is_complete(longer, tmp_path):
     """SIGKILL a LocalCluster worker process mid-sweep; a second one dies in a run."""
