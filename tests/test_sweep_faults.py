@@ -286,10 +286,12 @@ def test_sweep_sigkilled_repeatedly_at_random_moments_then_resumed_equals_uninte
     kept: list[int] = []
     for kill in range(4):
         proc = start("sweep", str(path), "--out", str(out), "--workers", "2", "--resume")
-        if kill == 0:  # anywhere in start-up, folder creation or the first batches
-            delay = rng.uniform(0.5, 2.5)
-            time.sleep(delay)
-            moments.append(f"after {delay:.2f} s")
+        if kill == 0:  # anywhere in start-up or folder creation, at the latest at the first
+            delay = rng.uniform(0.5, 2.5)  # part file
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline and not parts(out) and proc.poll() is None:
+                time.sleep(0.002)
+            moments.append(f"after {delay:.2f} s or the first part")
         else:  # after a random number of further batches, a moment later
             more, delay = rng.randint(1, 6), rng.uniform(0, 0.05)
             if not wait_for_parts(out, proc, len(parts(out)) + more):
