@@ -21,9 +21,9 @@ A worker process that dies (killed, out of memory, a crash in native code) loses
 batches in flight: they are submitted again; a batch lost twice is split into single runs,
 and a run lost on its own runs alone (nothing else in flight), so a run that kills its
 worker is found and recorded as failed (error ``worker process died ...``) while the
-others finish. ``resume=True`` runs such runs
-again; runs whose model raised stay recorded. `run_sweep` returns 0 when every run
-finished without error and `EXIT_RUNS_FAILED` when the table holds failed runs.
+others finish. ``resume=True`` runs such runs again; runs whose model raised stay recorded.
+`run_sweep` returns 0 when every run finished without error and `EXIT_RUNS_FAILED` when
+the table holds failed runs.
 """
 
 from __future__ import annotations
