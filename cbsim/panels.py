@@ -134,9 +134,12 @@ def figure_svg(fig: Figure) -> str:
     return buffer.getvalue()
 
 
-def adoption_figure(model: CommunityBudgetModel) -> Figure:
+def adoption_figure(model: CommunityBudgetModel, title: str | None = None) -> Figure:
     """Share of councils developing a community budget, month by month over the whole run,
-    against the target share (50%) and the target date; the current month marked."""
+    against the target share (50%) and the target date; the current month marked.
+
+    The one adoption curve of cbsim: the workshop view and `cbsim run`'s adoption.png.
+    """
     series = model.datacollector.model_vars
     n = len(model.council_list)
     span = model.end_index - model.start_index
@@ -157,9 +160,11 @@ def adoption_figure(model: CommunityBudgetModel) -> Figure:
     ax.axvline(target_x, color="#555555", lw=1, ls="-.",
                label=f"target date {model.params['timeline.target_date']}")
     ax.plot([now], [model.share_developing], "o", color=STATE_COLOURS["developing"], ms=7)
+    near_end = now > 0.75 * span  # label to the left of the marker, inside the axes
     ax.annotate(f"{model.month}: {model.share_developing:.0%}", (now, model.share_developing),
-                textcoords="offset points", xytext=(6, -14 if model.share_developing > 0.9
-                                                   else 6), fontsize=9, fontweight="bold")
+                textcoords="offset points", ha="right" if near_end else "left",
+                xytext=(-6 if near_end else 6, -14 if model.share_developing > 0.9 else 6),
+                fontsize=9, fontweight="bold")
     ticks = [t for t in range(span + 1) if format_month(model.start_index + t)[5:] in
              ("04", "10")]
     ax.set_xticks(ticks, [format_month(model.start_index + t) for t in ticks], fontsize=8)
@@ -167,7 +172,7 @@ def adoption_figure(model: CommunityBudgetModel) -> Figure:
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
     ax.set_ylabel(f"share of {n} upper-tier authorities", fontsize=9)
-    ax.set_title(f"Adoption, {model.month}", fontsize=11)
+    ax.set_title(title or f"Adoption, {model.month}", fontsize=11)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.grid(alpha=0.25)
     fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.09)

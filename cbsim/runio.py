@@ -9,7 +9,8 @@ from pathlib import Path
 
 from cbsim.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from cbsim.model import CommunityBudgetModel
-from cbsim.plots import adoption_figure, figure_png
+from cbsim.panels import adoption_figure
+from cbsim.plots import figure_png
 
 
 def summary(model: CommunityBudgetModel, seed: int | None) -> str:
@@ -46,9 +47,7 @@ def write_run_outputs(model: CommunityBudgetModel, out: str | os.PathLike,
         outcomes = {"seed": seed, **model.outcomes()}
         atomic_write_json(staging / "outcomes.json", outcomes)
         atomic_write_json(staging / "actions.json", model.action_log)
-        fig = adoption_figure(series, model.params["timeline.target_share"],
-                              outcomes["target_date"], f"{model.scenario_name} (seed {seed})",
-                              n_councils=len(model.council_list))
+        fig = adoption_figure(model, title=f"{model.scenario_name} (seed {seed})")
         atomic_write_bytes(staging / "adoption.png", figure_png(fig))
         if out.is_dir():  # an earlier run's folder: each file is replaced whole
             for item in staging.iterdir():
