@@ -139,7 +139,7 @@ class CommunityBudgetModel(Model):
         self.month_index += 1
         self.stocktake_due = self._is_stocktake_month()
         self.ministerial_groups.do("step")
-        self.departments_set.do("step")
+        self.agents_by_type[Department].do("step")
         self._update_evidence()
         self._update_offer_value()
         self.councils_step()  # synchronous: every council reads last month's peers
@@ -162,14 +162,8 @@ class CommunityBudgetModel(Model):
         for i in np.flatnonzero(moves):
             self.council_list[i].level += 1
 
-    @property
-    def departments_set(self):
-        """The departments as a Mesa AgentSet."""
-        return self.agents_by_type[Department]
-
     def _is_stocktake_month(self) -> bool:
-        first = parse_month(self.params["ministerial.first_stocktake"])
-        since = self.month_index - first
+        since = self.month_index - self.first_stocktake
         return since >= 0 and since % self.params["ministerial.stocktake_months"] == 0
 
     def _update_evidence(self) -> None:
@@ -242,6 +236,7 @@ class CommunityBudgetModel(Model):
         self.peer_weight_m = p["council.peer_weight_m"]
         self.dept_noise = p["department.choice_noise"]
         self.negotiation_months = p["department.negotiation_months"]
+        self.first_stocktake = parse_month(p["ministerial.first_stocktake"])
 
     # ----------------------------------------------------------------- observables
     @property
