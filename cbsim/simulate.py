@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from cbsim.model import CommunityBudgetModel
+from cbsim.kernel import Programme
 from cbsim.scenario import Scenario
 
 
@@ -15,8 +15,10 @@ def simulate(scenario: str | os.PathLike | Scenario = "baseline_2011", seed: int
 
     Overrides are dotted parameter paths, e.g. ``simulate("baseline_2011", seed=1,
     **{"offer.national_pooling": True})``. A plain function of keyword arguments, so
-    SALib, EMA Workbench or a process pool can call it directly.
+    SALib, EMA Workbench or a process pool can call it directly. The outcomes are exactly
+    ``CommunityBudgetModel(scenario, rng=seed, **overrides)`` run to its end; the run uses
+    the Mesa-free kernel (`cbsim.kernel.Programme`), which is faster and lighter.
     """
-    model = CommunityBudgetModel(scenario=scenario, rng=seed, **overrides)
-    model.run_to_end()
-    return model.outcomes()
+    programme = Programme(scenario=scenario, rng=seed, **overrides)
+    programme.run_to_end()
+    return programme.outcomes()
