@@ -1,8 +1,11 @@
 """One `baseline_2011` run to the scenario's horizon: construction and stepping timed apart.
 
-Prints the median and spread over RUNS seeded runs (after a warm-up), and the cost per
-council-month (councils x months stepped) in microseconds. The seeds differ run to run, as
-in a sweep. Run: .venv/bin/python benchmarks/bench_run.py
+For each of the model's two hosts — the Mesa-free kernel (`cbsim.kernel.Programme`, what
+`simulate` and sweeps run) and the Mesa model (`CommunityBudgetModel`, what the workshop
+view, `cbsim run` and `mesa.batch_run` run), which give identical outcomes — prints the
+median and spread over RUNS seeded runs (after a warm-up), and the cost per council-month
+(councils x months stepped) in microseconds. The seeds differ run to run, as in a sweep.
+Run: .venv/bin/python benchmarks/bench_run.py
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from benchlib.measure import machine, spread
 
 import cbsim
 from cbsim import CommunityBudgetModel, load_scenario
+from cbsim.kernel import Programme
+
+HOSTS = (("kernel: cbsim.kernel.Programme (simulate, sweeps)", Programme),
+         ("Mesa model: CommunityBudgetModel (view, cbsim run, batch_run)",
+          CommunityBudgetModel))
 
 RUNS = 60
 WARM_UP = 10
@@ -24,11 +32,18 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"cbsim from {Path(cbsim.__file__).parent}")
     spec = load_scenario("baseline_2011")
+    for label, host in HOSTS:
+        print(label)
+        measure(spec, host)
+
+
+def measure(spec, host) -> None:
+    """Time RUNS seeded runs of `spec` on `host` and print the figures."""
     build, step, total = [], [], []
     for seed in range(WARM_UP + RUNS):
         gc.collect()
         t0 = time.perf_counter()
-        model = CommunityBudgetModel(spec, rng=seed)
+        model = host(spec, rng=seed)
         t1 = time.perf_counter()
         model.run_to_end()
         outcomes = model.outcomes()
@@ -37,7 +52,7 @@ def main() -> None:
             build.append((t1 - t0) * 1e3)
             step.append((t2 - t1) * 1e3)
             total.append((t2 - t0) * 1e3)
-    councils = len(model.council_list)
+    councils = len(model.levels)
     months = model.end_index - model.start_index
     print(f"baseline_2011, {councils} councils, {months} months stepped "
           f"({outcomes['final_month']}), {RUNS} runs (seeds {WARM_UP}..{WARM_UP + RUNS - 1})")
