@@ -11,12 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
-from scipy import sparse
 
 from cbsim.reference import Authority
+
+if TYPE_CHECKING:  # networkx and scipy are imported on first use: headless runs need neither
+    import networkx as nx
+    from scipy import sparse
 
 LEADER_AREAS = frozenset({"Greater Manchester", "West London", "Essex"})
 
@@ -30,22 +33,79 @@ REGION_CENTRES = {
 
 
 @dataclass(frozen=True)
-class PeerNetwork:
-    """The peer links and their row-normalised influence matrices.
+class Influence:
+    """How much each neighbour's example weighs on each council: rows sum to 1.
 
-    Links are (i, j) pairs with i < j, sorted. The networkx `graph` is built from them on first
-    use (the view and analyses need it; a headless run only needs the matrices).
+    Entry k is the weight `weights[k]` of council `cols[k]` on council `rows[k]`, in the order
+    in which scipy stores the CSR matrix ``diags(1 / row totals) @ links`` (rows ascending,
+    each row's columns descending), so `share` adds up exactly as that matrix's product does.
+    """
+
+    n: int
+    rows: np.ndarray  # (k,) intp, ascending
+    cols: np.ndarray  # (k,) intp
+    weights: np.ndarray  # (k,) float
+
+    def share(self, developing: np.ndarray) -> np.ndarray:
+        """Per council, the weighted share of its peers that are developing (0/1 per council).
+
+        Bit for bit ``matrix @ developing.astype(float)``: bincount adds each row's terms in
+        order starting from 0, as scipy's csr_matvec does.
+        """
+        if not self.rows.size:
+            return np.zeros(self.n)
+        terms = self.weights * np.asarray(developing, dtype=float)[self.cols]
+        return np.bincount(self.rows, weights=terms, minlength=self.n)
+
+    def matrix(self) -> sparse.csr_matrix:
+        """The same influence as a scipy CSR matrix, stored as scipy's own product would be."""
+        from scipy import sparse
+
+        keep = self.weights != 0  # scipy's matrix product drops zero entries
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(self.rows[keep], minlength=self.n))])
+        return sparse.csr_matrix((self.weights[keep], self.cols[keep], indptr),
+                                 shape=(self.n, self.n))
+
+
+@dataclass(frozen=True)
+class PeerNetwork:
+    """The peer links and their row-normalised influence.
+
+    Links are (i, j) pairs with i < j, sorted. The networkx `graph` and the scipy matrices are
+    built from them on first use (the view and analyses need them; a headless run needs only
+    `peer_share`).
     """
 
     n: int
     peer_links: np.ndarray  # (k, 2) region and type links
     champion_links: np.ndarray  # (m, 2) links to pilot champions not already peer links
-    peers: sparse.csr_matrix  # region and type links
-    with_champions: sparse.csr_matrix  # the same plus links to pilot champions
+    peer_influence: Influence  # region and type links
+    influence_with_champions: Influence  # the same plus links to pilot champions
+
+    def peer_share(self, developing: np.ndarray, champions: bool) -> np.ndarray:
+        """Per council, the weighted share of its peers (and champions if `champions`) developing.
+
+        `developing` is a bool (or 0/1) per council. Bit for bit
+        ``(with_champions if champions else peers) @ developing.astype(float)``.
+        """
+        influence = self.influence_with_champions if champions else self.peer_influence
+        return influence.share(developing)
+
+    @cached_property
+    def peers(self) -> sparse.csr_matrix:
+        """Region and type links' influence as a scipy matrix (scipy imported on first use)."""
+        return self.peer_influence.matrix()
+
+    @cached_property
+    def with_champions(self) -> sparse.csr_matrix:
+        """The same plus links to pilot champions, as a scipy matrix."""
+        return self.influence_with_champions.matrix()
 
     @cached_property
     def graph(self) -> nx.Graph:
         """The peer graph: nodes are council indices, edges have kind "peer" or "champion"."""
+        import networkx as nx
+
         graph = nx.Graph()
         graph.add_nodes_from(range(self.n))
         graph.add_edges_from(map(tuple, self.peer_links.tolist()), kind="peer")
@@ -97,19 +157,21 @@ def build_peer_network(
     """
     n = len(councils)
     groups = _groups_of(councils)
-    base: list[tuple[int, int]] = []
+    base: list[int] = []  # each link (i, j) coded as one integer, low * n + high
     for i in range(n):
         for (group, position), k in ((groups.region[i], region_links),
                                      (groups.type[i], type_links)):
-            base += ((i, j) for j in _draw_others(rng, group, position, k))
-    champion = [(i, j) for i in range(n)
+            base += [i * n + j if i < j else j * n + i
+                     for j in _draw_others(rng, group, position, k)]
+    champion = [i * n + j if i < j else j * n + i for i in range(n)
                 for j in _draw_others(rng, *groups.pilots[i], champion_links)]
-    base_codes = _unique_links(base, n)
-    champion_codes = np.setdiff1d(_unique_links(champion, n), base_codes)
+    base_codes = np.unique(np.array(base, dtype=np.int64))
+    champion_codes = np.setdiff1d(np.array(champion, dtype=np.int64), base_codes)
     weights = np.where(groups.leader, leader_weight, 1.0)
-    peers = _influence(n, _pairs(base_codes, n), weights)
+    peer_links = _pairs(base_codes, n)
+    peers = _influence(n, peer_links, weights)
     both = _influence(n, _pairs(np.union1d(base_codes, champion_codes), n), weights)
-    return PeerNetwork(n, _pairs(base_codes, n), _pairs(champion_codes, n), peers, both)
+    return PeerNetwork(n, peer_links, _pairs(champion_codes, n), peers, both)
 
 
 def _groups(labels: list) -> dict[str, np.ndarray]:
@@ -133,30 +195,38 @@ def _draw_others(rng: np.random.Generator, group: tuple[int, ...], position: int
     return [group[x + (x >= position)] for x in drawn]
 
 
-def _unique_links(links: list[tuple[int, int]], n: int) -> np.ndarray:
-    """Sorted distinct undirected links, each coded as one integer low * n + high."""
-    if not links:
-        return np.empty(0, dtype=np.int64)
-    pairs = np.array(links, dtype=np.int64)
-    return np.unique(pairs.min(axis=1) * n + pairs.max(axis=1))
-
-
 def _pairs(codes: np.ndarray, n: int) -> np.ndarray:
     """Coded links back to a (k, 2) array of (low, high) pairs, in the codes' order."""
     return np.stack([codes // n, codes % n], axis=1)
 
 
-def _influence(n: int, edges: np.ndarray, weights: np.ndarray) -> sparse.csr_matrix:
-    """Row i holds the weight of each neighbour j's example on i, rows summing to 1."""
+def _influence(n: int, edges: np.ndarray, weights: np.ndarray) -> Influence:
+    """Row i holds the weight of each neighbour j's example on i, rows summing to 1.
+
+    The numbers and their order are those of ``sparse.diags(1 / totals) @ matrix`` where
+    ``matrix = sparse.csr_matrix((weights[cols], (rows, cols)))`` (columns ascending in each
+    row) and ``totals = matrix.sum(axis=1)`` (np.add.reduceat over each row's entries); the
+    product stores each row's entries in reverse. See tests/test_fast_paths.py.
+    """
     if not len(edges):
-        return sparse.csr_matrix((n, n))
+        empty = np.empty(0, dtype=np.intp)
+        return Influence(n, empty, empty, np.empty(0))
     a, b = edges.T
     rows = np.concatenate([a, b])
     cols = np.concatenate([b, a])
-    matrix = sparse.csr_matrix((weights[cols], (rows, cols)), shape=(n, n))
-    totals = np.asarray(matrix.sum(axis=1)).ravel()
+    order = np.argsort(rows * n + cols)  # distinct keys: CSR order, row then column ascending
+    rows = rows[order].astype(np.intp)
+    cols = cols[order].astype(np.intp)
+    data = weights[cols]
+    degree = np.bincount(rows, minlength=n)
+    starts = np.cumsum(degree) - degree
+    totals = np.zeros(n)
+    linked = degree > 0
+    totals[linked] = np.add.reduceat(data, starts[linked])
     totals[totals == 0] = 1.0
-    return sparse.diags(1.0 / totals) @ matrix
+    # Entry p of row r moves to the mirror position in its row: reversing each row.
+    mirror = 2 * starts[rows] + degree[rows] - 1 - np.arange(rows.size)
+    return Influence(n, rows, cols[mirror], (1.0 / totals)[rows] * data[mirror])
 
 
 @cache

@@ -2,11 +2,18 @@
 
 - all councils decided at once (`councils_step`) == ``councils.do("step")`` per agent;
 - the peer network's draws == ``rng.choice`` on the group without the council itself;
+- the peer network's numpy influence == the scipy.sparse matrices it replaced, bit for bit,
+  and importing cbsim.network imports neither scipy nor networkx;
 - the Mesa space (`model.grid`) built on first use holds every council in its own cell;
 - synthetic copies of the councils (scale benchmarks) behave like the real ones.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +21,8 @@ import pytest
 
 from cbsim import CommunityBudgetModel
 from cbsim.agents import DEVELOPING, Council
-from cbsim.network import _draw_others
+from cbsim.network import _draw_others, _groups_of, build_peer_network
+from cbsim.reference import authorities
 
 
 def _per_agent(model: CommunityBudgetModel) -> CommunityBudgetModel:
@@ -94,3 +102,66 @@ def test_synthetic_copies_replicate_the_councils():
 def test_copies_must_be_a_positive_whole_number(copies):
     with pytest.raises(ValueError, match="copies"):
         CommunityBudgetModel("baseline_2011", rng=1, copies=copies)
+
+
+def _scipy_influence(n, edges, weights):
+    """The influence matrix as cbsim.network built it with scipy.sparse (the oracle)."""
+    from scipy import sparse
+
+    if not len(edges):
+        return sparse.csr_matrix((n, n))
+    a, b = edges.T
+    rows = np.concatenate([a, b])
+    cols = np.concatenate([b, a])
+    matrix = sparse.csr_matrix((weights[cols], (rows, cols)), shape=(n, n))
+    totals = np.asarray(matrix.sum(axis=1)).ravel()
+    totals[totals == 0] = 1.0
+    return sparse.diags(1.0 / totals) @ matrix
+
+
+def _copies(k):
+    real = authorities()
+    return real + tuple(replace(a, name=f"{a.name} #{c}") for c in range(2, k + 1) for a in real)
+
+
+@pytest.mark.parametrize("copies", [1, 3])
+@pytest.mark.parametrize("region_links, type_links, champion_links, leader_weight", [
+    (4, 2, 2, 2.0), (0, 0, 0, 2.0), (0, 0, 3, 2.0), (4, 0, 0, 0.0), (0, 3, 0, 1.0),
+    (10, 5, 6, 0.5), (1, 1, 1, 10.0), (50, 50, 20, 3.7), (3, 2, 2, 0.0), (6, 4, 1, 1e-3),
+])
+def test_peer_share_equals_the_scipy_matrices_bit_for_bit(
+        copies, region_links, type_links, champion_links, leader_weight):
+    councils = _copies(copies)
+    n = len(councils)
+    weights = np.where(_groups_of(councils).leader, leader_weight, 1.0)
+    vectors = np.random.default_rng(copies * 1000 + region_links)
+    for seed in range(4):
+        network = build_peer_network(councils, np.random.default_rng(seed), region_links,
+                                     type_links, champion_links, leader_weight)
+        both = np.concatenate([network.peer_links, network.champion_links])
+        both = both[np.argsort(both[:, 0] * n + both[:, 1])]
+        for champions, edges in ((False, network.peer_links), (True, both)):
+            oracle = _scipy_influence(n, edges, weights)
+            matrix = network.with_champions if champions else network.peers
+            assert np.array_equal(matrix.indptr, oracle.indptr)
+            assert np.array_equal(matrix.indices, oracle.indices)
+            assert np.array_equal(matrix.data, oracle.data)
+            for density in (0.0, 1.0, *vectors.random(30)):
+                developing = vectors.random(n) < density
+                expected = oracle @ developing.astype(float)
+                share = network.peer_share(developing, champions)
+                assert share.dtype == expected.dtype and share.shape == (n,)
+                assert np.array_equal(share, expected)
+                assert np.array_equal(matrix @ developing.astype(float), expected)
+
+
+def test_the_network_module_imports_neither_scipy_nor_networkx():
+    package = Path(__file__).resolve().parents[1] / "cbsim"
+    code = (  # a bare cbsim package, so that only network.py and what it imports are loaded
+        "import sys, types\n"
+        f"package = types.ModuleType('cbsim'); package.__path__ = [{str(package)!r}]\n"
+        "sys.modules['cbsim'] = package\n"
+        "import cbsim.network\n"
+        "print(sorted(m for m in ('scipy', 'networkx', 'pandas', 'mesa') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
