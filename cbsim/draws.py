@@ -34,22 +34,36 @@ def choices(rng: np.random.Generator, requests: Sequence[tuple[int, int]]) -> li
         return [rng.choice(count, size=size, replace=False).tolist()
                 for count, size in requests]
     stream = _Uint32Stream(bitgen, sum(2 * size for _, size in requests))
-    bounded = stream.bounded
+    halves = stream.halves
+    position = 0
+
+    def bounded(high: int) -> int:
+        """A uniform integer in [0, high] (numpy's buffered_bounded_lemire_uint32)."""
+        nonlocal position
+        if high == 0:
+            return 0
+        span = high + 1
+        product = halves[position] * span
+        position += 1
+        if product & _MASK32 < span:
+            threshold = (_MASK32 - high) % span
+            while product & _MASK32 < threshold:  # rare: about once in 2**32 / span draws
+                stream.more(1)  # keeps enough halves ahead for the draws still to come
+                product = halves[position] * span
+                position += 1
+        return product >> 32
+
     samples = []
     for count, size in requests:
         picked: list[int] = []
-        seen: set[int] = set()
         for j in range(count - size, count):  # Floyd: a size-subset of range(count)
             value = bounded(j)
-            if value in seen:
-                value = j
-            seen.add(value)
-            picked.append(value)
+            picked.append(j if value in picked else value)
         for i in range(size - 1, 0, -1):  # then shuffle it (Fisher-Yates)
             k = bounded(i)
             picked[k], picked[i] = picked[i], picked[k]
         samples.append(picked)
-    stream.close()
+    stream.close(position)
     return samples
 
 
@@ -67,51 +81,30 @@ class _Uint32Stream:
         self.halves: list[int] = []
         if self.start["has_uint32"]:
             self.halves.append(self.start["uinteger"])
-        self.raw_used = 0
-        self.next = 0
-        self._more(expected // 2 + 8)
+        self.more(expected // 2 + 2)
 
-    def _more(self, count: int) -> None:
+    def more(self, count: int) -> None:
+        """Append the halves of `count` more raw outputs."""
         for raw in self.bitgen.random_raw(count).tolist():
             self.halves += (raw & _MASK32, raw >> 32)
 
-    def uint32(self) -> int:
-        if self.next == len(self.halves):
-            self._more(64)
-        value = self.halves[self.next]
-        self.next += 1
-        return value
-
-    def bounded(self, high: int) -> int:
-        """A uniform integer in [0, high] (numpy's buffered_bounded_lemire_uint32)."""
-        if high == 0:
-            return 0
-        span = high + 1
-        product = self.uint32() * span
-        if product & _MASK32 < span:
-            threshold = (_MASK32 - high) % span
-            while product & _MASK32 < threshold:
-                product = self.uint32() * span
-        return product >> 32
-
-    def close(self) -> None:
-        """Leave the bit generator as `next` 32-bit draws from the start would have."""
+    def close(self, used: int) -> None:
+        """Leave the bit generator as `used` 32-bit draws from the start would have."""
         buffered = 1 if self.start["has_uint32"] else 0
-        from_raw = self.next - buffered  # halves taken from fresh 64-bit outputs
-        if from_raw <= 0:  # only the buffered half was used (or nothing)
-            state = dict(self.start)
-            if from_raw == 0 and buffered:
-                state["has_uint32"] = 0
-            self.bitgen.state = state
-            return
-        raws = (from_raw + 1) // 2
+        from_raw = used - buffered  # halves taken from fresh 64-bit outputs
         self.bitgen.state = self.start
-        self.bitgen.random_raw(raws)
+        if from_raw <= 0:  # only the buffered half was used (or nothing)
+            if used:
+                state = self.bitgen.state
+                state["has_uint32"] = 0
+                self.bitgen.state = state
+            return
+        self.bitgen.random_raw((from_raw + 1) // 2)
         state = self.bitgen.state
         if from_raw % 2:  # the last output's high half is left over for the next draw
             state["has_uint32"] = 1
-            state["uinteger"] = self.halves[self.next]
+            state["uinteger"] = self.halves[used]
         else:
             state["has_uint32"] = 0
-            state["uinteger"] = self.halves[self.next - 1]
+            state["uinteger"] = self.halves[used - 1]
         self.bitgen.state = state
