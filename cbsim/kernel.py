@@ -44,8 +44,9 @@ class Programme(ProgrammeRules):
         self.begin_month()
         for group in self.ministerial_groups:
             group.step()
-        for department in self.departments:
-            department.step()
+        gumbel = self.rng.gumbel(0.0, 1.0, size=3 * len(self.departments)).tolist()
+        for k, department in enumerate(self.departments):  # each department's three draws
+            department.step(gumbel[3 * k:3 * k + 3])
         self.update_offer()
         self.levels += self.council_moves_now()
         self.update_peer_share()

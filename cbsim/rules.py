@@ -87,11 +87,20 @@ class DepartmentRules:
                  - p["department.align_risk"] * self.risk_aversion)
         return 0.0, align, pool
 
-    def step(self) -> None:
-        """Judge the best stance (with noise); take one step toward it after negotiating."""
-        noise = self.model.rng.gumbel(0.0, 1.0, size=3) * self.model.dept_noise
-        scores = [u + e for u, e in zip(self.utilities(), noise, strict=True)]
-        best = max(range(self.floor, 3), key=lambda level: scores[level])
+    def step(self, gumbel: list[float] | None = None) -> None:
+        """Judge the best stance (with noise); take one step toward it after negotiating.
+
+        `gumbel` is the month's three standard Gumbel draws, drawn here when not given (a
+        host may draw every department's at once: the same numbers in the same order).
+        """
+        if gumbel is None:
+            gumbel = self.model.rng.gumbel(0.0, 1.0, size=3).tolist()
+        noise = self.model.dept_noise
+        scores = [u + e * noise for u, e in zip(self.utilities(), gumbel, strict=True)]
+        best = self.floor
+        for level in range(self.floor + 1, 3):  # the first best stance at or above the floor
+            if scores[level] > scores[best]:
+                best = level
         if best == self.level:
             self.months_wanting = 0
         else:
