@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cbsim.draws import choices
+from cbsim.draws import SamplePlan
 from cbsim.reference import Authority
 
 if TYPE_CHECKING:  # networkx and scipy are imported on first use: headless runs need neither
@@ -157,22 +157,27 @@ def build_peer_network(
     its type; then each in turn links to `champion_links` pilots.
     """
     n = len(councils)
+    plan = _link_plan(councils, region_links, type_links, champion_links)
+    base_parts, champion_parts = [np.empty(0, dtype=np.int64)], [np.empty(0, dtype=np.int64)]
+    for group, picked in plan.samples.sample(rng):
+        asks = group.requests
+        # the k-th other member of a group is member k, or k + 1 from the council's own place
+        members = plan.members[plan.offset[asks, None] + picked
+                               + (picked >= plan.position[asks, None])]
+        askers = plan.asker[asks, None]
+        codes = np.minimum(askers, members) * n + np.maximum(askers, members)
+        champion = plan.champion[asks]
+        base_parts.append(codes[~champion].ravel())
+        champion_parts.append(codes[champion].ravel())
+    base_codes = _sorted_unique(np.concatenate(base_parts))
+    champion_codes = _sorted_unique(np.concatenate(champion_parts))
+    champion_codes = champion_codes[~_contains(base_codes, champion_codes)]
     groups = _groups_of(councils)
-    asks = [ask for i in range(n)
-             for ask in ((*groups.region[i], region_links), (*groups.type[i], type_links))]
-    asks += [(*groups.pilots[i], champion_links) for i in range(n)]
-    drawn = _draw_all(rng, asks)
-    # each link (i, j) coded as one integer, low * n + high
-    base = [i * n + j if i < j else j * n + i
-            for i in range(n) for j in drawn[2 * i] + drawn[2 * i + 1]]
-    champion = [i * n + j if i < j else j * n + i
-                for i in range(n) for j in drawn[2 * n + i]]
-    base_codes = np.unique(np.array(base, dtype=np.int64))
-    champion_codes = np.setdiff1d(np.array(champion, dtype=np.int64), base_codes)
     weights = np.where(groups.leader, leader_weight, 1.0)
     peer_links = _pairs(base_codes, n)
     peers = _influence(n, peer_links, weights)
-    both = _influence(n, _pairs(np.union1d(base_codes, champion_codes), n), weights)
+    both = _influence(n, _pairs(np.sort(np.concatenate([base_codes, champion_codes])), n),
+                      weights)
     return PeerNetwork(n, peer_links, _pairs(champion_codes, n), peers, both)
 
 
@@ -183,33 +188,62 @@ def _groups(labels: list) -> dict[str, np.ndarray]:
     return {k: np.array(v, dtype=np.int64) for k, v in groups.items()}
 
 
-def _draw_all(rng: np.random.Generator,
-              asks: list[tuple[tuple[int, ...], int, int]]) -> list[list[int]]:
-    """For each (group, position, k): up to k members of the group other than the one at
-    `position`, without replacement, drawn in turn.
+@dataclass(frozen=True)
+class _LinkPlan:
+    """The network's draws, planned once per process for a set of councils and link counts.
 
-    The same draws as ``rng.choice(others, size, replace=False)`` on each group without that
-    member (the choice depends only on the number of others), without building that array,
-    and all at once (`cbsim.draws.choices`: numpy's own algorithm, without ~4 µs of
-    argument checking per call).
+    Ask r is council `asker[r]` drawing others of a group: region then type for each
+    council in turn, then champions for each council in turn (the order of the draws).
+    Only asks that draw something are kept; `members[offset[r]:]` is the group's members
+    and `position[r]` the asker's own place in it (the group's size if not a member).
     """
-    counts = [len(group) - (position < len(group)) for group, position, _ in asks]
-    wanted = [(count, min(k, count)) for count, (_, _, k) in zip(counts, asks, strict=True)
-              if k > 0 and count > 0]
-    samples = iter(choices(rng, wanted))
-    drawn = []
-    for count, (group, position, k) in zip(counts, asks, strict=True):
-        if k > 0 and count > 0:
-            drawn.append([group[x + (x >= position)] for x in next(samples)])
-        else:
-            drawn.append([])
-    return drawn
+
+    samples: SamplePlan
+    asker: np.ndarray
+    champion: np.ndarray  # bool: a link to a pilot champion
+    offset: np.ndarray
+    position: np.ndarray
+    members: np.ndarray
 
 
-def _draw_others(rng: np.random.Generator, group: tuple[int, ...], position: int,
-                 k: int) -> list[int]:
-    """Up to `k` members of `group` other than the one at `position` (one `_draw_all` ask)."""
-    return _draw_all(rng, [(group, position, k)])[0]
+@cache
+def _link_plan(councils: tuple[Authority, ...], region_links: int, type_links: int,
+               champion_links: int) -> _LinkPlan:
+    groups = _groups_of(councils)
+    n = len(councils)
+    asks = [ask for i in range(n) for ask in (
+        (i, False, *groups.region[i], region_links), (i, False, *groups.type[i], type_links))]
+    asks += [(i, True, *groups.pilots[i], champion_links) for i in range(n)]
+    offsets: dict[tuple[int, ...], int] = {}
+    members: list[int] = []
+    kept, requests = [], []
+    for i, champion, group, position, k in asks:
+        others = len(group) - (position < len(group))
+        if k <= 0 or others == 0:
+            continue
+        if group not in offsets:
+            offsets[group] = len(members)
+            members += group
+        kept.append((i, champion, offsets[group], position))
+        requests.append((others, min(k, others)))
+    columns = list(zip(*kept, strict=True)) or [(), (), (), ()]
+    return _LinkPlan(SamplePlan(requests), np.array(columns[0], dtype=np.int64),
+                     np.array(columns[1], dtype=bool), np.array(columns[2], dtype=np.intp),
+                     np.array(columns[3], dtype=np.int64), np.array(members, dtype=np.int64))
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique for a small int array (sorting beats numpy's hash table at this size)."""
+    values = np.sort(values)
+    return values[np.concatenate([[True], values[1:] != values[:-1]])] if values.size else values
+
+
+def _contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Whether each of `values` is in `sorted_values` (sorted, distinct)."""
+    if not sorted_values.size:
+        return np.zeros(values.shape, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, values), sorted_values.size - 1)
+    return sorted_values[at] == values
 
 
 def _pairs(codes: np.ndarray, n: int) -> np.ndarray:

@@ -22,7 +22,7 @@ import pytest
 from cbsim import CommunityBudgetModel
 from cbsim.agents import DEVELOPING, Council
 from cbsim.draws import choices
-from cbsim.network import _draw_others, _groups_of, build_peer_network
+from cbsim.network import _groups_of, build_peer_network
 from cbsim.reference import authorities
 
 
@@ -56,20 +56,38 @@ def test_council_levels_array_follows_the_agents():
     assert model.count_developing == sum(c.level == DEVELOPING for c in model.council_list)
 
 
-def test_network_draws_equal_choice_without_the_council():
-    rng = np.random.default_rng(0)
-    for _ in range(300):
-        size = int(rng.integers(1, 40))
-        group = tuple(sorted(rng.choice(500, size=size, replace=False).tolist()))
-        member = bool(rng.random() < 0.7)
-        position = int(rng.integers(0, size)) if member else size
-        k = int(rng.integers(0, 6))
-        others = np.array([g for i, g in enumerate(group) if i != position], dtype=np.int64)
-        seed = int(rng.integers(2**32))
-        expected = (np.random.default_rng(seed).choice(others, size=min(k, others.size),
-                                                       replace=False).tolist()
-                    if k > 0 and others.size else [])
-        assert _draw_others(np.random.default_rng(seed), group, position, k) == expected
+def reference_links(councils, rng, region_links, type_links, champion_links):
+    """The network's links drawn the plain way: ``rng.choice`` on each group without the
+    council itself, council by council (region, then type), then champions."""
+    def others(i, members, k):
+        pool = np.array([m for m in members if m != i], dtype=np.int64)
+        return rng.choice(pool, size=min(k, pool.size), replace=False).tolist() \
+            if k > 0 and pool.size else []
+
+    def group(attribute, i):
+        return [j for j, c in enumerate(councils) if attribute(c) == attribute(councils[i])]
+
+    pilots = [j for j, c in enumerate(councils) if c.pilot_area]
+    base = set()
+    for i in range(len(councils)):
+        for attribute, k in ((lambda c: c.region, region_links), (lambda c: c.type, type_links)):
+            base |= {tuple(sorted((i, j))) for j in others(i, group(attribute, i), k)}
+    champion = {tuple(sorted((i, j))) for i in range(len(councils))
+                for j in others(i, pilots, champion_links)} - base
+    return sorted(base), sorted(champion)
+
+
+@pytest.mark.parametrize("links", [(4, 2, 2), (0, 0, 0), (0, 3, 0), (1, 0, 5), (12, 9, 30),
+                                   (200, 200, 200)])
+def test_network_draws_equal_choice_on_each_group_without_the_council(links):
+    councils = authorities()
+    for seed in range(4):
+        expected_rng, rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        base, champion = reference_links(councils, expected_rng, *links)
+        network = build_peer_network(councils, rng, *links, leader_weight=2.0)
+        assert network.peer_links.tolist() == [list(pair) for pair in base]
+        assert network.champion_links.tolist() == [list(pair) for pair in champion]
+        assert rng.bit_generator.state == expected_rng.bit_generator.state
 
 
 def test_grid_is_built_on_first_use_with_every_council_in_its_cell():
