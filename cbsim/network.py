@@ -172,8 +172,7 @@ def build_peer_network(
     base_codes = _sorted_unique(np.concatenate(base_parts))
     champion_codes = _sorted_unique(np.concatenate(champion_parts))
     champion_codes = champion_codes[~_contains(base_codes, champion_codes)]
-    groups = _groups_of(councils)
-    weights = np.where(groups.leader, leader_weight, 1.0)
+    weights = np.where(plan.leader, leader_weight, 1.0)
     peer_links = _pairs(base_codes, n)
     peers = _influence(n, peer_links, weights)
     both = _influence(n, _pairs(np.sort(np.concatenate([base_codes, champion_codes])), n),
@@ -199,6 +198,7 @@ class _LinkPlan:
     """
 
     samples: SamplePlan
+    leader: np.ndarray  # bool per council: in a leading pilot area (its example weighs more)
     asker: np.ndarray
     champion: np.ndarray  # bool: a link to a pilot champion
     offset: np.ndarray
@@ -206,9 +206,25 @@ class _LinkPlan:
     members: np.ndarray
 
 
-@cache
+_PLANS: dict[tuple[int, int, int, int], tuple[tuple[Authority, ...], _LinkPlan]] = {}
+
+
 def _link_plan(councils: tuple[Authority, ...], region_links: int, type_links: int,
                champion_links: int) -> _LinkPlan:
+    """The plan for these councils and link counts, made on first use.
+
+    Looked up by the councils tuple's identity (it is a cached object): hashing 152 frozen
+    dataclasses on every run would cost more than the lookup saves.
+    """
+    key = (id(councils), region_links, type_links, champion_links)
+    held = _PLANS.get(key)
+    if held is None or held[0] is not councils:
+        held = _PLANS[key] = (councils, _new_link_plan(councils, *key[1:]))
+    return held[1]
+
+
+def _new_link_plan(councils: tuple[Authority, ...], region_links: int, type_links: int,
+                   champion_links: int) -> _LinkPlan:
     groups = _groups_of(councils)
     n = len(councils)
     asks = [ask for i in range(n) for ask in (
@@ -227,7 +243,7 @@ def _link_plan(councils: tuple[Authority, ...], region_links: int, type_links: i
         kept.append((i, champion, offsets[group], position))
         requests.append((others, min(k, others)))
     columns = list(zip(*kept, strict=True)) or [(), (), (), ()]
-    return _LinkPlan(SamplePlan(requests), np.array(columns[0], dtype=np.int64),
+    return _LinkPlan(SamplePlan(requests), groups.leader, np.array(columns[0], dtype=np.int64),
                      np.array(columns[1], dtype=bool), np.array(columns[2], dtype=np.intp),
                      np.array(columns[3], dtype=np.int64), np.array(members, dtype=np.int64))
 
