@@ -1,5 +1,8 @@
 """Where a `baseline_2011` run spends its time: cProfile of construction and of stepping.
 
+For both hosts of the model: the kernel (`cbsim.kernel.Programme`, behind `simulate` and
+sweeps) and the Mesa model (`CommunityBudgetModel`).
+
 Profiles RUNS seeded runs and prints the functions with the most time of their own
 (tottime) for each phase, as shares of the phase. (pyinstrument gives the same picture as a
 call tree: ``.venv/bin/pyinstrument benchmarks/profile_run.py``.)
@@ -13,6 +16,7 @@ import pstats
 from pathlib import Path
 
 from cbsim import CommunityBudgetModel, load_scenario
+from cbsim.kernel import Programme
 
 RUNS = 200
 TOP = 8
@@ -31,11 +35,19 @@ def top(profile: cProfile.Profile, label: str) -> None:
 
 def main() -> None:
     spec = load_scenario("baseline_2011")
+    for label, host in (("kernel (Programme)", Programme),
+                        ("Mesa model (CommunityBudgetModel)", CommunityBudgetModel)):
+        print(f"== {label}")
+        profile(spec, host)
+
+
+def profile(spec, host) -> None:
+    """Profile RUNS runs of `spec` on `host`: construction, then stepping and outcomes."""
     for seed in range(20):  # warm-up
-        CommunityBudgetModel(spec, rng=seed).run_to_end()
+        host(spec, rng=seed).run_to_end()
     build = cProfile.Profile()
     build.enable()
-    models = [CommunityBudgetModel(spec, rng=seed) for seed in range(RUNS)]
+    models = [host(spec, rng=seed) for seed in range(RUNS)]
     build.disable()
     run = cProfile.Profile()
     run.enable()

@@ -189,6 +189,7 @@ class ProgrammeRules:
         self.scenario_name = spec.name
         self.params: dict[str, Any] = dict(spec.values)  # own copy for set_parameter
         p = self.params
+        self.copies = copies
         self.authority_source = authorities_with_copies(copies)
         self.start_index = parse_month(p["timeline.start"])
         self.end_index = parse_month(p["timeline.end"])
@@ -216,7 +217,7 @@ class ProgrammeRules:
         self.council_thresholds_m = p["council.threshold_median_m"] * np.exp(
             p["council.threshold_spread"] * z)
         self.council_capacities = self.rng.uniform(p["council.capacity_min"], 1.0, n)
-        return starting_levels(source, tuple(p["councils.developing_at_start"]))
+        return starting_levels(self.copies, tuple(p["councils.developing_at_start"]))
 
     def department_specs(self) -> list[dict[str, Any]]:
         """Keyword arguments of `DepartmentRules.setup_department`, one per department."""
@@ -443,11 +444,10 @@ def authorities_with_copies(copies: int) -> tuple[Authority, ...]:
 
 
 @cache
-def starting_levels(source: tuple[Authority, ...], developing: tuple[str, ...]) -> np.ndarray:
+def starting_levels(copies: int, developing: tuple[str, ...]) -> np.ndarray:
     """Each council's state at the start: developing if named (or a copy of one named)."""
-    originals = authorities()
     named = set(developing)
-    levels = np.array([DEVELOPING if originals[i % len(originals)].name in named else NONE
-                       for i in range(len(source))], dtype=np.int8)
+    levels = np.array([DEVELOPING if a.name in named else NONE for a in authorities()] * copies,
+                      dtype=np.int8)
     levels.setflags(write=False)
     return levels
