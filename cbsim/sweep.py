@@ -1,10 +1,11 @@
 """Sweeps: run an experiment's design points x replicates, streaming results to Parquet.
 
-Runs go to workers in batches: a local process pool by default, a Dask cluster when a
-scheduler address is given (``local`` starts a `LocalCluster`). Both sit behind the same
-small engine interface (`submit` a batch, `wait` for the first finished ones), so there is
-one code path. Every run's seed comes from the master seed and its run id, so the table does
-not depend on the engine, the worker count or the order in which batches finish.
+Runs go to workers in batches: a local process pool by default (forked on Linux: workers
+start at once and share this process's memory), a Dask cluster when a scheduler address is
+given (``local`` starts a `LocalCluster`). Both sit behind the same small engine interface
+(`submit` a batch, `wait` for the first finished ones), so there is one code path. Every
+run's seed comes from the master seed and its run id, so the table does not depend on the
+engine, the worker count or the order in which batches finish.
 
 Output folder::
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import gc
 import io
 import math
 import multiprocessing
@@ -41,6 +43,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -49,16 +52,20 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+if "pyarrow" not in sys.modules:
+    # Arrow's bundled jemalloc (not its default allocator here) starts a purging thread when
+    # pyarrow loads; without it this process has no thread when the pool forks its workers.
+    os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
 
-from cbsim.errors import CbsimError
-from cbsim.experiment import Experiment, load_experiment, run_seed
-from cbsim.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
-from cbsim.scenario import Scenario
-from cbsim.simulate import simulate
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from cbsim.errors import CbsimError  # noqa: E402
+from cbsim.experiment import Experiment, load_experiment, run_seed  # noqa: E402
+from cbsim.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: E402
+from cbsim.scenario import Scenario  # noqa: E402
+from cbsim.simulate import simulate  # noqa: E402
 
 try:
     import fcntl
@@ -79,6 +86,7 @@ MAX_BREAKS = 8             # pool breaks in a row with no batch coming back: giv
 WORKER_DIED = "worker process died"  # error prefix of runs lost with their worker (retried)
 EXIT_RUNS_FAILED = 3       # exit status of a sweep whose table holds failed runs
 MANIFEST_EVERY_S = 5.0
+PR_SET_PDEATHSIG = 1       # prctl(2) option: the signal a process gets when its parent dies
 ID_COLUMNS = (("run_id", pa.int64()), ("design_point", pa.int64()),
               ("replicate", pa.int64()), ("seed", pa.int64()))
 KIND_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(),
@@ -101,13 +109,45 @@ def run_batch(scenario: Scenario, runs: list[RunSpec]) -> list[RunResult]:
 
 
 _WORKER_SCENARIO: Scenario | None = None
+_HELD_LOCKS: weakref.WeakSet = weakref.WeakSet()  # output-folder locks open in this process
 
 
-def _init_worker(scenario: Scenario) -> None:
-    """Process-pool initializer: keep the scenario; Ctrl-C is the parent's business."""
+def _init_worker(scenario: Scenario, parent: int | None = None) -> None:
+    """Process-pool initializer: keep the scenario; signals and locks are the parent's business.
+
+    A forked worker starts with the parent's signal handlers and open files: Ctrl-C is
+    ignored (the parent stops the pool), SIGTERM and any other handled signal get their
+    default action, and the worker closes its copies of the parent's folder locks, so that
+    a lock goes when the parent goes (closing a copy does not release the parent's flock).
+    A worker of `parent` (forked) is killed when that process dies: it would wait forever.
+    """
     global _WORKER_SCENARIO
+    for signum in signal.valid_signals():
+        with contextlib.suppress(OSError, ValueError):
+            if callable(signal.getsignal(signum)):
+                signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(ValueError):
+        signal.set_wakeup_fd(-1)
+    for lock in list(_HELD_LOCKS):
+        lock.close()
+    if parent is not None:
+        _die_with_parent(parent)
     _WORKER_SCENARIO = scenario
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have Linux SIGKILL this process when its parent dies (if it has not already)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _ready() -> None:
+    """A task that does nothing: submitted to start a pool's workers at once."""
 
 
 def _run_batch_in_worker(runs: list[RunSpec]) -> list[RunResult]:
@@ -166,21 +206,40 @@ class SerialEngine:
 
 
 class PoolEngine:
-    """A local `ProcessPoolExecutor`; each worker loads the scenario once (initializer)."""
+    """A local `ProcessPoolExecutor`; each worker loads the scenario once (initializer).
+
+    On Linux the workers are forked: they start at once and share this process's memory
+    (modules, the scenario, warm caches) copy-on-write. They are forked as the pool starts,
+    before the sweep starts a thread, and a pool that broke is shut down and its threads
+    joined before the new one forks. Elsewhere, or when this process runs other Python
+    threads (forking those is unsafe), workers come from a fork server.
+    """
 
     def __init__(self, scenario: Scenario, workers: int) -> None:
         self.scenario = scenario
         self.workers = workers
         self.label = f"process pool ({workers} workers)"
         self.death = ""
+        self.executor: cf.ProcessPoolExecutor | None = None
         self._start()
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["cbsim.sweep"])
+        method = _start_method()
+        context = multiprocessing.get_context(method)
+        parent = os.getpid() if method == "fork" else None
+        if method == "forkserver":
+            context.set_forkserver_preload(["cbsim.sweep"])
         self.executor = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                                initializer=_init_worker,
-                                               initargs=(self.scenario,))
+                                               initargs=(self.scenario, parent))
+        if method == "fork":
+            # the first task forks every worker now; frozen objects stay out of the
+            # workers' garbage collections, which would otherwise copy the pages they touch
+            gc.freeze()
+            try:
+                self.executor.submit(_ready)
+            finally:
+                gc.unfreeze()
 
     def submit(self, runs: list[RunSpec]) -> cf.Future:
         return self.executor.submit(_run_batch_in_worker, runs)
@@ -194,18 +253,40 @@ class PoolEngine:
         return isinstance(exc, BrokenProcessPool)
 
     def restart(self) -> None:
-        self.death = _death_note(getattr(self.executor, "_processes", None) or {})
-        self.close(cancel=True)
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        before = set(threading.enumerate())
+        self.close(cancel=True)  # joins the broken pool's threads: none left when forking
+        _wait_until_gone(before - set(threading.enumerate()))
+        self.death = _death_note(processes)  # read once the pool has reaped them all
         self._start()
 
     def close(self, cancel: bool = False) -> None:
-        if self.executor is None:
+        """Shut the pool down and wait for its threads and processes to end."""
+        executor, self.executor = self.executor, None
+        if executor is None:
             return
         if cancel:  # stop now: running batches are lost anyway, do not wait for them
-            for process in list((getattr(self.executor, "_processes", None) or {}).values()):
+            for process in list((getattr(executor, "_processes", None) or {}).values()):
                 process.terminate()
-        self.executor.shutdown(wait=not cancel, cancel_futures=True)
-        self.executor = None
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _wait_until_gone(threads: set[threading.Thread], timeout: float = 1.0) -> None:
+    """Wait until joined threads have left the system too (Linux): `join` returns a moment
+    before the thread is gone, and a fork in that moment is a fork with threads."""
+    tasks = Path("/proc/self/task")
+    ids = [thread.native_id for thread in threads if thread.native_id is not None]
+    deadline = time.monotonic() + timeout
+    while (ids and tasks.is_dir() and time.monotonic() < deadline
+           and any((tasks / str(i)).exists() for i in ids)):
+        time.sleep(0.0005)
+
+
+def _start_method() -> str:
+    """How the pool starts workers: fork on Linux, unless other Python threads run here."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 class DaskEngine:
@@ -234,10 +315,12 @@ class DaskEngine:
         self.workers = max(1, sum(self.client.nthreads().values()))
         where = "LocalCluster" if self.cluster else f"scheduler {address}"
         self.label = f"Dask {where} ({self.workers} workers)"
-        self._scenario = self.client.scatter(scenario, broadcast=True, hash=False)
+        # sent with each batch (a few kB): a copy scattered to the workers is lost for good
+        # when the workers holding it die, and with it every batch waiting for it
+        self.scenario = scenario
 
     def submit(self, runs: list[RunSpec]) -> Any:
-        return self.client.submit(run_batch, self._scenario, runs, pure=False)
+        return self.client.submit(run_batch, self.scenario, runs, pure=False)
 
     def wait(self, pending: set) -> tuple[set, set]:
         from dask.distributed import wait
@@ -260,9 +343,9 @@ class DaskEngine:
             cluster.close()
 
 
-def _death_note(processes: dict[int, Any]) -> str:
+def _death_note(processes: list[Any]) -> str:
     """How a pool's dead worker ended (the others are terminated by the pool): best effort."""
-    for process in processes.values():
+    for process in processes:
         code = process.exitcode
         if code is None or code == -signal.SIGTERM:
             continue
@@ -382,6 +465,13 @@ def write_part(runs_dir: Path, table: pa.Table) -> Path:
     return path
 
 
+def _read_part(part: Path, columns: list[str] | None = None) -> pa.Table:
+    """Read a part file in this thread (`pq.read_table` starts Arrow's thread pools, and the
+    process pool forks its workers from this process)."""
+    with pq.ParquetFile(part, pre_buffer=False) as handle:
+        return handle.read(columns=columns, use_threads=False)
+
+
 def finished_runs(runs_dir: Path, planned: int) -> tuple[np.ndarray, int]:
     """Which run ids already have a row (a boolean mask), and how many of them failed."""
     done = np.zeros(planned, dtype=bool)
@@ -390,7 +480,7 @@ def finished_runs(runs_dir: Path, planned: int) -> tuple[np.ndarray, int]:
         leftover.unlink(missing_ok=True)
     for part in sorted(runs_dir.glob("part-*.parquet")):
         try:
-            table = pq.read_table(part, columns=["run_id", "error"])
+            table = _read_part(part, ["run_id", "error"])
         except (OSError, pa.ArrowInvalid) as exc:
             raise CbsimError(f"{part}: unreadable part file ({exc}); move it away and "
                              "resume again") from None
@@ -413,17 +503,18 @@ def forget_worker_deaths(runs_dir: Path) -> int:
     forgotten = 0
     for part in sorted(runs_dir.glob("part-*.parquet")):
         try:
-            errors = pq.read_table(part, columns=["error"]).column("error")
+            errors = _read_part(part, ["error"]).column("error")
         except (OSError, pa.ArrowInvalid):
             continue  # `finished_runs` names an unreadable part
-        lost = pc.fill_null(pc.starts_with(errors, WORKER_DIED), False)
-        n = pc.sum(lost).as_py() or 0
+        keep = [error is None or not error.startswith(WORKER_DIED)
+                for error in errors.to_pylist()]
+        n = keep.count(False)
         if not n:
             continue
         if n == len(errors):
             part.unlink()
         else:
-            kept = pq.read_table(part).filter(pc.invert(lost))
+            kept = _read_part(part).filter(pa.array(keep, type=pa.bool_()))
             buffer = io.BytesIO()
             pq.write_table(kept, buffer)
             atomic_write_bytes(part, buffer.getvalue())
@@ -517,6 +608,7 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
     on Python 3.14, and with Dask), so call this from under ``if __name__ == "__main__":``
     in a script.
     """
+    _arrow_without_pandas()
     exp = load_experiment(experiment)
     scenario = exp.base_scenario()
     raw = exp.raw_design()
@@ -565,6 +657,32 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
             engine.close(cancel=not finished)
         if lock is not None:
             lock.close()
+
+
+def _arrow_without_pandas() -> None:
+    """Keep pyarrow from importing pandas (~30 MB, 0.2 s), unless it is already imported.
+
+    The first time pyarrow converts Python values it imports pandas, if installed, only to
+    check whether they are pandas objects; a sweep never gives it any. If that first import
+    fails, pyarrow does not try again for such checks (it still imports pandas for an
+    explicit conversion such as `Table.to_pandas`), so pandas is hidden for one conversion.
+    """
+    if "pandas" in sys.modules:
+        return
+    hide = _HidePandas()
+    sys.meta_path.insert(0, hide)
+    try:
+        pa.array([0])
+    finally:
+        sys.meta_path.remove(hide)
+
+
+class _HidePandas:
+    """An import finder under which `import pandas` fails."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas":
+            raise ModuleNotFoundError("pandas hidden from pyarrow by cbsim.sweep", name=name)
 
 
 def _previous(out: Path, exp: Experiment, fingerprint: str
@@ -617,6 +735,7 @@ def _lock(out: Path) -> Any:
             handle.close()
             raise CbsimError(f"{out}: another cbsim sweep is writing to this folder; wait "
                              "for it to finish (or stop it) before resuming") from None
+    _HELD_LOCKS.add(handle)  # forked workers close their copy (`_init_worker`)
     return handle
 
 
@@ -709,6 +828,9 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     """
     from tqdm import tqdm
 
+    class Bar(tqdm):
+        monitor_interval = 0  # no monitor thread: a broken pool's workers are forked again
+
     planned = len(done)
     todo = np.flatnonzero(~done)
     runs_dir = out / RUNS_DIR
@@ -749,8 +871,8 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     retry: deque[tuple[np.ndarray, int, str]] = deque()  # lost batches or runs, to resubmit
     alone: deque[tuple[int, int]] = deque()  # suspect runs (id, attempt), one at a time
     held: list[RunResult] = []  # results of single runs, written a batch's worth at a time
-    bar = tqdm(total=planned, initial=counts["done"], unit="run", desc=exp.name,
-               disable=not progress, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+    bar = Bar(total=planned, initial=counts["done"], unit="run", desc=exp.name,
+              disable=not progress, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
     old_term = _catch_sigterm()
     last_save = 0.0
     breaks = 0  # pool breaks since a batch last came back

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -259,6 +260,117 @@ def test_batches_lost_with_a_worker_are_resubmitted_and_in_flight_work_is_bounde
     assert engine.most_outstanding <= engine.workers * sweep_module.IN_FLIGHT_PER_WORKER
 
 
+# ------------------------------------------------------------------ the local process pool
+LINUX = pytest.mark.skipif(sys.platform != "linux" or not Path("/proc/self/task").is_dir(),
+                           reason="the pool forks on Linux; needs /proc")
+
+# Run in a fresh process (this one has other threads, e.g. Dask's): a pool started while
+# the parent holds a folder lock and handles SIGTERM and SIGUSR1, then a worker's death.
+FORK_CHECK = r"""
+import json, os, signal, sys
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+import cbsim.sweep as sweep
+from cbsim.experiment import load_experiment
+
+def open_files():
+    return [os.readlink(fd) for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink()]
+
+def handlers():
+    return [getattr(signal.getsignal(s), "name", "a Python function")
+            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)]
+
+experiment, out = sys.argv[1], Path(sys.argv[2])
+scenario = load_experiment(experiment).base_scenario()
+lock = sweep._lock(out)
+lock_file = os.readlink(f"/proc/self/fd/{lock.fileno()}")
+signal.signal(signal.SIGTERM, lambda *args: None)
+signal.signal(signal.SIGUSR1, lambda *args: None)
+engine = sweep.PoolEngine(scenario, 2)
+seen = {"method": engine.executor._mp_context.get_start_method(),
+        "handlers": engine.executor.submit(handlers).result(),
+        "lock held by a worker": lock_file in engine.executor.submit(open_files).result()}
+manager = engine.executor._executor_manager_thread
+try:
+    engine.executor.submit(os._exit, 1).result()
+except BrokenProcessPool:
+    seen["broken"] = True
+engine.restart()
+seen["old pool's thread gone"] = (not manager.is_alive()
+                                  and not Path(f"/proc/self/task/{manager.native_id}").exists())
+seen["method after restart"] = engine.executor._mp_context.get_start_method()
+seen["lock held after restart"] = lock_file in engine.executor.submit(open_files).result()
+specs = [(0, 11, {}), (1, 12, {"offer.national_pooling": True})]
+seen["same runs"] = engine.submit(specs).result() == sweep.run_batch(scenario, specs)
+engine.close()
+lock.close()
+print(json.dumps(seen))
+"""
+
+
+@LINUX
+def test_pool_workers_are_forked_without_the_parents_lock_signal_handlers_or_threads(
+        serial_tiny, tmp_path):
+    path, _ = serial_tiny
+    result = subprocess.run([sys.executable, "-W", "always::DeprecationWarning", "-c",
+                             FORK_CHECK, str(path), str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen == {"method": "fork", "handlers": ["SIG_IGN", "SIG_DFL", "SIG_DFL"],
+                    "lock held by a worker": False, "broken": True,
+                    "old pool's thread gone": True, "method after restart": "fork",
+                    "lock held after restart": False, "same runs": True}
+    # Python 3.12 warns (it cannot raise: -W error does not apply) when it forks a process
+    # with threads; the pool forks before it starts its own, and again once they are gone
+    assert "multi-threaded" not in result.stderr, result.stderr
+
+
+def test_pool_uses_a_fork_server_when_other_threads_run(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert sweep_module._start_method() in ("forkserver", "spawn")
+
+
+# ------------------------------------------------------------------ lean imports
+HEAVY = ("pandas", "matplotlib", "solara", "mesa", "SALib", "scipy", "networkx", "dask",
+         "distributed", "pyarrow.compute")
+LEAN_CHECK = r"""
+import sys
+heavy = lambda: sorted(m for m in sys.argv[3].split(",") if m in sys.modules)
+import cbsim.simulate  # the submodule first: `cbsim.simulate` is still the function
+import cbsim
+print("import cbsim", heavy(), cbsim.simulate.__name__, callable(cbsim.parameters))
+import cbsim.sweep
+print("import cbsim.sweep", heavy())
+from cbsim.cli import main
+status = main(["sweep", sys.argv[1], "--out", sys.argv[2], "--workers", "2"])
+print("cbsim sweep", heavy(), status)
+"""
+
+
+def test_the_sweep_imports_no_heavy_module(serial_tiny, tmp_path):
+    """Neither `import cbsim.sweep` nor a `cbsim sweep` (probe run and workers' runs
+    included) imports pandas, Mesa, scipy, networkx, plotting or Dask."""
+    path, _ = serial_tiny
+    result = subprocess.run([sys.executable, "-c", LEAN_CHECK, str(path), str(tmp_path / "o"),
+                             ",".join(HEAVY)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "[" in line]
+    assert lines == ["import cbsim [] simulate True", "import cbsim.sweep []",
+                     "cbsim sweep [] 0"], result.stdout
+
+
+def test_cbsim_imports_its_public_names_on_first_use():
+    for name in cbsim.__all__:
+        assert getattr(cbsim, name) is not None
+    assert cbsim.simulate.__module__ == "cbsim.simulate" and callable(cbsim.parameters)
+    assert set(cbsim.__all__) <= set(dir(cbsim))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        cbsim.nothing  # noqa: B018
+
+
 # ------------------------------------------------------------------ progress
 def test_progress_bar_only_when_asked_or_on_a_terminal(serial_tiny, tmp_path, capsys):
     path, _ = serial_tiny
@@ -343,10 +455,8 @@ def test_a_killed_worker_process_is_replaced_and_its_runs_redone(longer, tmp_pat
     out = tmp_path / "worker-killed"
     proc = start_sweep(path, out)
     wait_for_parts(out, proc)
-    servers = [c for c in children(proc.pid)
-               if "forkserver" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")]
-    workers = [w for server in servers for w in children(server)]
-    assert workers, "no pool workers found"
+    workers = children(proc.pid)  # forked by the sweep
+    assert len(workers) == 2, workers
     os.kill(workers[0], signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
@@ -385,3 +495,52 @@ def test_ctrl_c_keeps_finished_runs_and_says_how_to_resume(longer, tmp_path):
     assert 0 < len(partial) < len(expected)
     assert run_sweep(path, out=out, workers=1, resume=True, progress=False) == 0
     pd.testing.assert_frame_equal(table(out), expected)
+
+
+@pytest.mark.slow
+@LINUX
+def test_a_killed_sweep_leaves_no_worker_and_no_lock_behind(tmp_path):
+    """SIGKILL the sweep alone (not its workers), new and resumed (its lock held when the
+    pool forks): no worker holds the lock, the next resume takes it at once, and the
+    workers die with the sweep."""
+    path = write_experiment(tmp_path, LONGER.replace("replicates = 25", "replicates = 250"),
+                            "longest.toml")  # 3,000 runs: a few seconds
+    out = tmp_path / "parent-killed"
+    for extra in ((), ("--resume",)):
+        before = len(list((out / "runs").glob("part-*.parquet"))) if out.exists() else 0
+        proc = start_sweep(path, out, *extra)
+        try:
+            wait_for_parts(out, proc, before + 2)
+            workers = children(proc.pid)
+            assert len(workers) == 2, workers
+            lock = str(out / ".lock")
+            assert lock in [os.readlink(fd) for fd in Path(f"/proc/{proc.pid}/fd").iterdir()]
+            for worker in workers:
+                assert lock not in [os.readlink(fd) for fd in
+                                    Path(f"/proc/{worker}/fd").iterdir()], worker
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            sweep_module._lock(out).close()  # at once: nobody holds it
+            deadline = time.monotonic() + 10
+            while any(alive(w) for w in workers):
+                assert time.monotonic() < deadline, "workers outlived the sweep"
+                time.sleep(0.01)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    resumed = subprocess.run([sys.executable, "-m", "cbsim", "sweep", str(path), "--out",
+                              str(out), "--workers", "2", "--resume"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    final = table(out)
+    assert final["run_id"].tolist() == list(range(3000)) and final["error"].isna().all()
+    assert manifest(out)["status"] == "complete"
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

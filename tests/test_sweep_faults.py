@@ -72,8 +72,9 @@ def fault_env(**faults: str) -> dict[str, str]:
     return env
 
 
-def cbsim(*args: str, **faults: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cbsim", *args], capture_output=True,
+def cbsim(*args: str, python: tuple[str, ...] = (), **faults: str
+          ) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *python, "-m", "cbsim", *args], capture_output=True,
                           text=True, timeout=300, env=fault_env(**faults))
 
 
@@ -223,6 +224,30 @@ def test_a_worker_killed_once_costs_no_run(small, tmp_path):
     m = manifest(out)
     assert m["runs"] == {"planned": 24, "done": 24, "failed": 0}
     assert m["sessions"][0]["worker_restarts"] == 1
+
+
+@pytest.mark.slow
+def test_a_pool_forked_again_after_a_worker_death_forks_without_threads(small, tmp_path):
+    """A transient worker death in a new sweep, and in a resumed one (which read the part
+    files first): the pool is forked again, from a process with no other thread (Python
+    3.12 would warn, and -W error cannot make it raise), and the table is complete."""
+    path, expected = small
+    out = tmp_path / "refork"
+    warn = ("-W", "always::DeprecationWarning")
+    for attempt, run_id in enumerate((9, 20)):
+        marks = tmp_path / f"marks{attempt}"
+        marks.mkdir()
+        if attempt:
+            for part in parts(out)[-4:]:  # lose the runs of four parts, run 20's among them
+                part.unlink()
+        extra = ("--resume",) if attempt else ()
+        result = cbsim("sweep", str(path), "--out", str(out), "--workers", "2", *extra,
+                       python=warn, kill_seeds=str(run_seed(7, run_id)), once_dir=str(marks))
+        assert result.returncode == 0, result.stderr
+        assert (marks / str(run_seed(7, run_id))).exists()  # the worker did die
+        assert manifest(out)["sessions"][attempt]["worker_restarts"] == 1
+        assert "multi-threaded" not in result.stderr, result.stderr
+    pd.testing.assert_frame_equal(table(out), expected)
 
 
 @pytest.mark.slow

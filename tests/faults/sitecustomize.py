@@ -1,9 +1,11 @@
 """Test-only fault injection for `tests/test_sweep_faults.py` (not part of cbsim).
 
 Python imports a `sitecustomize` module at start-up if one is on the path. The fault tests
-start `cbsim` with this folder on PYTHONPATH, so every process of theirs (the sweep, its
-forkserver and pool workers, Dask nannies and workers) loads this file. It does nothing
-unless one of these environment variables is set:
+start `cbsim` with this folder on PYTHONPATH, so every process of theirs (the sweep, Dask
+nannies and workers, and pool workers started by a fork server) loads this file; pool
+workers forked by the sweep (Linux) inherit the sweep's patched `cbsim.sweep`. Either way a
+run kills the worker process that runs it. It does nothing unless one of these environment
+variables is set:
 
 - ``CBSIM_FAULT_KILL_SEEDS``: comma-separated run seeds; the process running such a run
   kills itself with SIGKILL (as the kernel's out-of-memory killer would) before the run ends.
