@@ -17,10 +17,12 @@ One 2,000-run design (baseline_2011; funding boost x 10 levels, champions networ
 Each contender runs in a fresh process that times its own call (the loop, `run_sweep`, or
 `batch_run`, pool start-up included, module imports not); the `cbsim sweep` command's wall
 time, imports included, is shown too. Times are the best of REPEATS, interleaved (the
-machine may be shared). Peak memory is the largest total, over samples every 0.5 s, of the
+machine may be shared). Peak memory is the largest total, over samples every 0.2 s, of the
 proportional set size (PSS: shared pages split between the processes sharing them) of the
 process and all its descendants; the resident set size (RSS: shared pages counted in each
-process) is shown beside it.
+process) is shown beside it. PSS also splits a library's pages with unrelated processes that
+map it, so this script loads no numpy, pandas, pyarrow or cbsim itself (it would take a
+share of every contender's pages), and samples from a separate small process.
 Run: .venv/bin/python benchmarks/bench_sweep.py
 """
 
@@ -29,14 +31,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 from benchlib.measure import CBSIM, PYTHON, TreeRun, machine, run_tree, verdict
-
-from cbsim.experiment import load_experiment
 
 HERE = Path(__file__).resolve().parent
 DRIVERS = HERE / "benchlib"
@@ -96,6 +96,14 @@ def command(design: Path, out: Path, workers: int) -> TreeRun:
                      str(workers)])
 
 
+def point0_final_sum(runs: Path) -> int:
+    """Sum of final counts of a sweep's first design point (read in a subprocess: see below)."""
+    code = ("import sys, pandas as pd; t = pd.read_parquet(sys.argv[1]); "
+            "print(int(t.loc[t['design_point'] == 0, 'final_count'].sum()))")
+    return int(subprocess.run([PYTHON, "-c", code, str(runs)], capture_output=True, text=True,
+                              check=True).stdout)
+
+
 def best(runs: list[Measured]) -> Measured:
     return min(runs, key=lambda r: r.seconds)
 
@@ -112,7 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cbsim-bench-") as tmp:
         folder = Path(tmp)
         design = write_experiment(folder, 100)
-        n = load_experiment(design).n_runs()
+        n = 20 * 100
         print(f"design: {n:,} runs = 20 design points x 100 replicates; best of {REPEATS}")
 
         loops, ones, twos, batches = [], [], [], []
@@ -129,9 +137,7 @@ def main() -> None:
         plain, one, two, mesa = best(loops), best(ones), best(twos), best(batches)
         cli_one = command(design, folder / "cli-one", 1)
         cli_two = command(design, folder / "cli-two", 2)
-        first = pd.read_parquet(folder / "two" / "runs")
-        same = int(first.loc[first["design_point"] == 0, "final_count"].sum()) == int(
-            mesa.fields["point0_final_sum"])
+        same = point0_final_sum(folder / "two" / "runs") == int(mesa.fields["point0_final_sum"])
 
         print("1. cbsim sweep against a plain loop over simulate:")
         show("loop over simulate (1 process)", n, plain)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,55 +29,21 @@ class TreeRun:
     output: str
 
 
-def _tree_memory(root: psutil.Process) -> tuple[float, float, int]:
-    pss = rss = 0.0
-    count = 0
-    try:
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0, 0.0, 0
-    for proc in procs:
-        try:
-            info = proc.memory_full_info()
-        except psutil.Error:
-            continue
-        pss += getattr(info, "pss", info.rss)
-        rss += info.rss
-        count += 1
-    return pss, rss, count
-
-
-def run_tree(args: list[str], interval: float = 0.5, cwd: Path | None = None) -> TreeRun:
+def run_tree(args: list[str], interval: float = 0.2, cwd: Path | None = None) -> TreeRun:
     """Run `args`, sampling the memory of it and all its descendants every `interval` s.
 
-    Reading the PSS of a sweep's processes costs about 10 ms of CPU per sample, which would
-    slow what is measured on a 2-core machine if sampled often; memory is flat enough over
-    these runs for 0.5 s samples to find its peak.
+    The sampling is done by `tree_peak.py` in a separate small process that loads none of
+    the libraries measured (see its docstring). Reading the PSS of a sweep's processes
+    costs a few ms of CPU per sample, on a core the measured command may want.
     """
-    peak = {"pss": 0.0, "rss": 0.0, "n": 0}
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=cwd or REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    root = psutil.Process(proc.pid)
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            pss, rss, n = _tree_memory(root)
-            peak["pss"] = max(peak["pss"], pss)
-            peak["rss"] = max(peak["rss"], rss)
-            peak["n"] = max(peak["n"], n)
-            stop.wait(interval)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = proc.communicate()
-    seconds = time.perf_counter() - start
-    stop.set()
-    sampler.join()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{output}")
-    return TreeRun(seconds, peak["pss"] / 2**20, peak["rss"] / 2**20, peak["n"], output)
+    sampler = [PYTHON, str(Path(__file__).with_name("tree_peak.py")), str(interval), "--", *args]
+    done = subprocess.run(sampler, cwd=cwd or REPO, capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["returncode"] != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({result['returncode']}):\n"
+                           f"{result['output']}")
+    return TreeRun(result["seconds"], result["peak_pss_mb"], result["peak_rss_mb"],
+                   result["processes"], result["output"])
 
 
 def spread(values: list[float]) -> str:
