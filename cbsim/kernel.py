@@ -57,6 +57,13 @@ class Programme(ProgrammeRules):
         while self.month_index < self.end_index:
             self.step()
 
+    def release(self) -> None:
+        """Drop the agents, whose `model` points back here: without that reference cycle a
+        finished run is freed at once, not at the next full garbage collection (a sweep
+        worker would otherwise hold hundreds of dead runs between collections)."""
+        self.departments = []
+        self.ministerial_groups = []
+
     def series(self) -> dict[str, list]:
         """The recorded months: month, developing, share_developing, stance_<department>."""
         return self._series

@@ -21,4 +21,6 @@ def simulate(scenario: str | os.PathLike | Scenario = "baseline_2011", seed: int
     """
     programme = Programme(scenario=scenario, rng=seed, **overrides)
     programme.run_to_end()
-    return programme.outcomes()
+    outcomes = programme.outcomes()
+    programme.release()
+    return outcomes

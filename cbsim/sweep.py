@@ -56,6 +56,9 @@ if "pyarrow" not in sys.modules:
     # Arrow's bundled jemalloc (not its default allocator here) starts a purging thread when
     # pyarrow loads; without it this process has no thread when the pool forks its workers.
     os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
+    # The tables a sweep builds are a few kB: the C library's allocator is plenty, and the
+    # default (mimalloc) would reserve ~6 MB of its own in the process.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -814,6 +817,30 @@ def _remove_stale_staging(out: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _progress_bar(total: int, initial: int, label: str) -> Any:
+    """A tqdm bar on stderr (tqdm is imported only when a bar is shown)."""
+    from tqdm import tqdm
+
+    class Bar(tqdm):
+        monitor_interval = 0  # no monitor thread: a broken pool's workers are forked again
+
+    return Bar(total=total, initial=initial, unit="run", desc=label, file=sys.stderr,
+               dynamic_ncols=True, smoothing=0.05)
+
+
+class _NoBar:
+    """What the sweep calls on a progress bar, doing nothing (no terminal to draw on)."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _batches(todo: np.ndarray, size: int) -> Iterator[np.ndarray]:
     for start in range(0, len(todo), size):
         yield todo[start:start + size]
@@ -826,11 +853,6 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
 
     Returns 0, or `EXIT_RUNS_FAILED` if any run in the table failed.
     """
-    from tqdm import tqdm
-
-    class Bar(tqdm):
-        monitor_interval = 0  # no monitor thread: a broken pool's workers are forked again
-
     planned = len(done)
     todo = np.flatnonzero(~done)
     runs_dir = out / RUNS_DIR
@@ -871,8 +893,7 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     retry: deque[tuple[np.ndarray, int, str]] = deque()  # lost batches or runs, to resubmit
     alone: deque[tuple[int, int]] = deque()  # suspect runs (id, attempt), one at a time
     held: list[RunResult] = []  # results of single runs, written a batch's worth at a time
-    bar = Bar(total=planned, initial=counts["done"], unit="run", desc=exp.name,
-              disable=not progress, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+    bar = _progress_bar(planned, counts["done"], exp.name) if progress else _NoBar()
     old_term = _catch_sigterm()
     last_save = 0.0
     breaks = 0  # pool breaks since a batch last came back
