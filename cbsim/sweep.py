@@ -83,6 +83,7 @@ MANIFEST_FORMAT = 1
 MAX_BATCH = 100            # runs per task: about a second of work; Dask costs ~2 ms per task
 BATCHES_PER_WORKER = 8     # enough batches for load balance and a live progress bar
 IN_FLIGHT_PER_WORKER = 2   # batches queued per worker: keeps workers busy, memory flat
+MIN_BATCH = 10             # the smallest batch toward the end of a sweep (~10 ms of work)
 BATCH_ATTEMPTS = 2         # a batch lost with a dead worker this often is split into runs
 ALONE_ATTEMPTS = 2         # a run whose worker dies this often running alone is recorded failed
 MAX_BREAKS = 8             # pool breaks in a row with no batch coming back: give up
@@ -391,6 +392,7 @@ class RunTable:
         self.factor_paths = experiment.factor_paths
         fixed = {name for name, _ in ID_COLUMNS} | set(self.factor_paths) | {"error"}
         self.outcome_keys = [name for name, _ in columns if name not in fixed]
+        self._seeds: dict[int, int] = {}  # seeds of runs handed out and not yet tabled
 
     @staticmethod
     def columns_for(experiment: Experiment, probe: dict[str, Any]) -> list[list[str]]:
@@ -405,29 +407,28 @@ class RunTable:
     def specs(self, run_ids: np.ndarray) -> list[RunSpec]:
         """What a worker needs for these runs: id, seed and the design point's values."""
         r, seed = self.experiment.replicates, self.experiment.seed
-        return [(int(i), run_seed(seed, int(i)), self.design[int(i) // r]) for i in run_ids]
+        specs = [(i, run_seed(seed, i), self.design[i // r]) for i in run_ids.tolist()]
+        self._seeds.update((i, s) for i, s, _ in specs)  # for `table`, until written
+        return specs
 
     def table(self, results: list[RunResult]) -> pa.Table:
         """Rows for finished runs, in run-id order, with the fixed schema."""
         r, seed = self.experiment.replicates, self.experiment.seed
         results = sorted(results, key=lambda item: item[0])
+        ids = [run_id for run_id, _, _ in results]
+        points = [run_id // r for run_id in ids]
+        outcomes = [{} if out is None else out for _, out, _ in results]
         errors = [error for _, _, error in results]
-        cols: dict[str, list] = {name: [] for name in self.schema.names}
-        for run_id, outcomes, _ in results:
-            point, replicate = divmod(run_id, r)
-            cols["run_id"].append(run_id)
-            cols["design_point"].append(point)
-            cols["replicate"].append(replicate)
-            cols["seed"].append(run_seed(seed, run_id))
-            for path in self.factor_paths:
-                cols[path].append(self.design[point][path])
-            for key in self.outcome_keys:
-                cols[key].append(None if outcomes is None else outcomes.get(key))
-        arrays = []
-        for fld in self.schema:
-            if fld.name == "error":
-                continue
-            arrays.append(_array(cols[fld.name], fld.type, fld.name, errors))
+        cols: dict[str, list] = {
+            "run_id": ids, "design_point": points, "replicate": [i % r for i in ids],
+            "seed": [self._seeds.pop(i) if i in self._seeds else run_seed(seed, i)
+                     for i in ids]}
+        for path in self.factor_paths:
+            cols[path] = [self.design[point][path] for point in points]
+        for key in self.outcome_keys:
+            cols[key] = [out.get(key) for out in outcomes]
+        arrays = [_array(cols[fld.name], fld.type, fld.name, errors)
+                  for fld in self.schema if fld.name != "error"]
         arrays.append(pa.array(errors, type=pa.string()))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
@@ -846,6 +847,21 @@ def _batches(todo: np.ndarray, size: int) -> Iterator[np.ndarray]:
         yield todo[start:start + size]
 
 
+def _guided_batches(todo: np.ndarray, size: int, workers: int) -> Iterator[np.ndarray]:
+    """Batches of `size` runs, shrinking toward the end ("guided" scheduling).
+
+    Once less than a round of full batches is left, each batch takes half of a worker's
+    share of what remains (at least MIN_BATCH runs), so the workers finish together instead
+    of one finishing a full batch while the others wait.
+    """
+    start = 0
+    while start < len(todo):
+        left = len(todo) - start
+        take = max(1, min(size, max(MIN_BATCH, math.ceil(left / (2 * workers)))))
+        yield todo[start:start + take]
+        start += take
+
+
 def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, Any],
              done: np.ndarray, failed: int, engine: Engine, batch_size: int | None,
              progress: bool, retried: int = 0) -> int:
@@ -888,7 +904,8 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     size = batch_size or max(1, min(MAX_BATCH, math.ceil(
         len(todo) / (engine.workers * BATCHES_PER_WORKER))))
     window = engine.workers * IN_FLIGHT_PER_WORKER
-    batches = _batches(todo, size)
+    batches = (_batches(todo, size) if batch_size else
+               _guided_batches(todo, size, engine.workers))
     pending: dict[Any, tuple[np.ndarray, int, str]] = {}  # future: run ids, attempt, stage
     retry: deque[tuple[np.ndarray, int, str]] = deque()  # lost batches or runs, to resubmit
     alone: deque[tuple[int, int]] = deque()  # suspect runs (id, attempt), one at a time
