@@ -32,8 +32,7 @@ class Programme(ProgrammeRules):
         self.departments = [_Department(self, **kwargs) for kwargs in self.department_specs()]
         self.ministerial_groups = [_Group(self, *spec) for spec in self.group_specs()]
         self.start_programme()
-        names = department_names()
-        self._stance_columns = [f"stance_{name}" for name in names]
+        self._stance_columns = [f"stance_{name}" for name in department_names()]
         self._series: dict[str, list] = {
             "month": [], "developing": [], "share_developing": [],
             **{column: [] for column in self._stance_columns}}
@@ -70,7 +69,7 @@ class Programme(ProgrammeRules):
 
     def _record(self) -> None:
         series = self._series
-        count = int(np.count_nonzero(self.levels == 2))
+        count = self.count_developing
         series["month"].append(self.month)
         series["developing"].append(count)
         series["share_developing"].append(count / len(self.levels))
