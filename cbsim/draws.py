@@ -220,11 +220,9 @@ class _Block:
             self.bitgen.random_raw(raws)
         state = self.bitgen.state
         if from_raw <= 0:  # the buffered half was used (or nothing)
-            state["has_uint32"] = self.buffered and not used
+            state["has_uint32"] = int(self.buffered and not used)
             state["uinteger"] = self.start["uinteger"]
-        else:
-            last = int(self.raw[raws - 1])
-            state["has_uint32"] = from_raw % 2  # the last output's high half left over
-            state["uinteger"] = last >> 32
-        state["has_uint32"] = int(state["has_uint32"])
+        else:  # the last output's high half is left over if only its low half was used
+            state["has_uint32"] = from_raw % 2
+            state["uinteger"] = int(self.raw[raws - 1]) >> 32
         self.bitgen.state = state

@@ -392,7 +392,6 @@ class RunTable:
         self.factor_paths = experiment.factor_paths
         fixed = {name for name, _ in ID_COLUMNS} | set(self.factor_paths) | {"error"}
         self.outcome_keys = [name for name, _ in columns if name not in fixed]
-        self._seeds: dict[int, int] = {}  # seeds of runs handed out and not yet tabled
 
     @staticmethod
     def columns_for(experiment: Experiment, probe: dict[str, Any]) -> list[list[str]]:
@@ -407,9 +406,7 @@ class RunTable:
     def specs(self, run_ids: np.ndarray) -> list[RunSpec]:
         """What a worker needs for these runs: id, seed and the design point's values."""
         r, seed = self.experiment.replicates, self.experiment.seed
-        specs = [(i, run_seed(seed, i), self.design[i // r]) for i in run_ids.tolist()]
-        self._seeds.update((i, s) for i, s, _ in specs)  # for `table`, until written
-        return specs
+        return [(i, run_seed(seed, i), self.design[i // r]) for i in run_ids.tolist()]
 
     def table(self, results: list[RunResult]) -> pa.Table:
         """Rows for finished runs, in run-id order, with the fixed schema."""
@@ -421,8 +418,7 @@ class RunTable:
         errors = [error for _, _, error in results]
         cols: dict[str, list] = {
             "run_id": ids, "design_point": points, "replicate": [i % r for i in ids],
-            "seed": [self._seeds.pop(i) if i in self._seeds else run_seed(seed, i)
-                     for i in ids]}
+            "seed": [run_seed(seed, i) for i in ids]}
         for path in self.factor_paths:
             cols[path] = [self.design[point][path] for point in points]
         for key in self.outcome_keys:
