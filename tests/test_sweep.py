@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sweep_designs import experiment_text, longer
 
 import cbsim
 import cbsim.sweep as sweep_module
@@ -24,26 +25,8 @@ from cbsim.errors import CbsimError, InputError
 from cbsim.experiment import load_experiment, run_seed
 from cbsim.sweep import SerialEngine, run_sweep
 
-TINY = """
-description = "tiny test sweep"
-scenario = "baseline_2011"
-replicates = 3
-seed = 99
-
-[sampler]
-method = "grid"
-
-[factors]
-"offer.funding_boost_m" = [0.0, 1.0]
-"offer.national_pooling" = [false, true]
-
-[overrides]
-"timeline.end" = "2012-04"
-"""
-
-# about 300 runs: long enough (a second or more on 2 workers) to be killed mid-way
-LONGER = TINY.replace('[0.0, 1.0]', '{ min = 0.0, max = 1.5, levels = 6 }').replace(
-    "replicates = 3", "replicates = 25")
+TINY = experiment_text(replicates=3, seed=99)  # 12 runs
+LONGER = longer(seed=99)  # 300 runs: long enough (a second or more on 2 workers) to be killed
 
 
 def write_experiment(tmp_path: Path, text: str = TINY, name: str = "tiny.toml") -> Path:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sweep_designs import experiment_text, longer
 
 import cbsim.analysis as analysis_module
 import cbsim.fileio as fileio
@@ -33,26 +34,8 @@ from cbsim.sweep import EXIT_RUNS_FAILED, WORKER_DIED, run_sweep
 
 FAULTS = Path(__file__).resolve().parent / "faults"
 
-SMALL = """
-description = "small fault-test sweep"
-scenario = "baseline_2011"
-replicates = 6
-seed = 7
-
-[sampler]
-method = "grid"
-
-[factors]
-"offer.funding_boost_m" = [0.0, 1.0]
-"offer.national_pooling" = [false, true]
-
-[overrides]
-"timeline.end" = "2012-04"
-"""  # 24 runs, in batches of 2 on a 2-process pool
-
-# 300 runs: a second or two on 2 workers, long enough to be killed mid-way
-LONGER = SMALL.replace('[0.0, 1.0]', '{ min = 0.0, max = 1.5, levels = 6 }').replace(
-    "replicates = 6", "replicates = 25")
+SMALL = experiment_text(replicates=6, seed=7)  # 24 runs, in batches of 2 on a 2-process pool
+LONGER = longer(seed=7)  # 300 runs: a second or two on 2 workers, long enough to be killed
 
 
 # ------------------------------------------------------------------ helpers
