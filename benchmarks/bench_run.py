@@ -1,6 +1,6 @@
 """One `baseline_2011` run to the scenario's horizon: construction and stepping timed apart.
 
-For each of the model's two hosts — the Mesa-free kernel (`cbsim.kernel.Programme`, what
+For each of the model's two hosts — the Mesa-free kernel (`cbsim.model.kernel.Programme`, what
 `simulate` and sweeps run) and the Mesa model (`CommunityBudgetModel`, what the workshop
 view, `cbsim run` and `mesa.batch_run` run), which give identical outcomes — prints the
 median and spread over RUNS seeded runs (after a warm-up), and the cost per council-month
@@ -18,11 +18,12 @@ from benchlib.measure import machine, spread
 
 import cbsim
 from cbsim import CommunityBudgetModel, load_scenario
-from cbsim.kernel import Programme
+from cbsim.model.kernel import Programme
 
-HOSTS = (("kernel: cbsim.kernel.Programme (simulate, sweeps)", Programme),
-         ("Mesa model: CommunityBudgetModel (view, cbsim run, batch_run)",
-          CommunityBudgetModel))
+HOSTS = (
+    ("kernel: cbsim.model.kernel.Programme (simulate, sweeps)", Programme),
+    ("Mesa model: CommunityBudgetModel (view, cbsim run, batch_run)", CommunityBudgetModel),
+)
 
 RUNS = 60
 WARM_UP = 10
@@ -54,16 +55,20 @@ def measure(spec, host) -> None:
             total.append((t2 - t0) * 1e3)
     councils = len(model.levels)
     months = model.end_index - model.start_index
-    print(f"baseline_2011, {councils} councils, {months} months stepped "
-          f"({outcomes['final_month']}), {RUNS} runs (seeds {WARM_UP}..{WARM_UP + RUNS - 1})")
+    print(
+        f"baseline_2011, {councils} councils, {months} months stepped "
+        f"({outcomes['final_month']}), {RUNS} runs (seeds {WARM_UP}..{WARM_UP + RUNS - 1})"
+    )
     print(f"  construction (ms):       {spread(build)}")
     print(f"  stepping+outcomes (ms):  {spread(step)}")
     print(f"  whole run (ms):          {spread(total)}")
     med = sorted(total)[len(total) // 2]
     med_step = sorted(step)[len(step) // 2]
     cm = councils * months
-    print(f"  per council-month: {med * 1e3 / cm:.2f} us whole run, "
-          f"{med_step * 1e3 / cm:.2f} us stepping only ({cm:,} council-months)")
+    print(
+        f"  per council-month: {med * 1e3 / cm:.2f} us whole run, "
+        f"{med_step * 1e3 / cm:.2f} us stepping only ({cm:,} council-months)"
+    )
     print(f"  runs/s on one core: {1e3 / med:.0f}")
 
 

@@ -81,27 +81,29 @@ def loop(design: Path) -> Measured:
 
 def sweep(design: Path, out: Path, workers: int) -> Measured:
     shutil.rmtree(out, ignore_errors=True)
-    return measure([PYTHON, str(DRIVERS / "sweep_driver.py"), str(design), str(out),
-                    str(workers)])
+    return measure([PYTHON, str(DRIVERS / "sweep_driver.py"), str(design), str(out), str(workers)])
 
 
 def batch(design: Path, period: int) -> Measured:
-    return measure([PYTHON, str(DRIVERS / "batchrun_driver.py"), str(design), "2",
-                    str(period)])
+    return measure([PYTHON, str(DRIVERS / "batchrun_driver.py"), str(design), "2", str(period)])
 
 
 def command(design: Path, out: Path, workers: int) -> TreeRun:
     shutil.rmtree(out, ignore_errors=True)
-    return run_tree([CBSIM, "sweep", str(design), "--out", str(out), "--workers",
-                     str(workers)])
+    return run_tree([CBSIM, "sweep", str(design), "--out", str(out), "--workers", str(workers)])
 
 
 def point0_final_sum(runs: Path) -> int:
     """Sum of final counts of a sweep's first design point (read in a subprocess: see below)."""
-    code = ("import sys, pandas as pd; t = pd.read_parquet(sys.argv[1]); "
-            "print(int(t.loc[t['design_point'] == 0, 'final_count'].sum()))")
-    return int(subprocess.run([PYTHON, "-c", code, str(runs)], capture_output=True, text=True,
-                              check=True).stdout)
+    code = (
+        "import sys, pandas as pd; t = pd.read_parquet(sys.argv[1]); "
+        "print(int(t.loc[t['design_point'] == 0, 'final_count'].sum()))"
+    )
+    return int(
+        subprocess.run(
+            [PYTHON, "-c", code, str(runs)], capture_output=True, text=True, check=True
+        ).stdout
+    )
 
 
 def best(runs: list[Measured]) -> Measured:
@@ -110,8 +112,10 @@ def best(runs: list[Measured]) -> Measured:
 
 def show(label: str, runs: int, m: Measured) -> None:
     t = m.tree
-    print(f"  {label:<40} {m.seconds:6.2f} s {runs / m.seconds:5.0f} runs/s   peak PSS "
-          f"{t.peak_pss_mb:4.0f} MB (RSS {t.peak_rss_mb:4.0f} MB, {t.processes} processes)")
+    print(
+        f"  {label:<40} {m.seconds:6.2f} s {runs / m.seconds:5.0f} runs/s   peak PSS "
+        f"{t.peak_pss_mb:4.0f} MB (RSS {t.peak_rss_mb:4.0f} MB, {t.processes} processes)"
+    )
 
 
 def main() -> None:
@@ -145,16 +149,25 @@ def main() -> None:
         show("cbsim sweep, 2 workers", n, two)
         overhead = one.seconds / plain.seconds - 1
         speedup = one.seconds / two.seconds
-        print(f"  machinery overhead, 1 worker: {overhead:+.1%} (target <= +10%) "
-              f"{verdict(overhead <= 0.10)}")
-        print(f"  2 workers: x{speedup:.2f} the runs/s of 1 (target >= x1.8) "
-              f"{verdict(speedup >= 1.8)}")
-        print(f"  a 20-run sweep takes {start_one:.2f} s with 1 worker, {start_two:.2f} s with 2: "
-              f"starting the pool costs about {start_two - start_one:.2f} s")
-        print(f"  the command, imports included: `cbsim sweep --workers 1` {cli_one.seconds:.2f} s"
-              f", `--workers 2` {cli_two.seconds:.2f} s (x{cli_one.seconds / cli_two.seconds:.2f})")
-        targets.append(("sweep machinery <= 10% over the in-process loop (1 worker)",
-                        overhead <= 0.10))
+        print(
+            f"  machinery overhead, 1 worker: {overhead:+.1%} (target <= +10%) "
+            f"{verdict(overhead <= 0.10)}"
+        )
+        print(
+            f"  2 workers: x{speedup:.2f} the runs/s of 1 (target >= x1.8) "
+            f"{verdict(speedup >= 1.8)}"
+        )
+        print(
+            f"  a 20-run sweep takes {start_one:.2f} s with 1 worker, {start_two:.2f} s with 2: "
+            f"starting the pool costs about {start_two - start_one:.2f} s"
+        )
+        print(
+            f"  the command, imports included: `cbsim sweep --workers 1` {cli_one.seconds:.2f} s"
+            f", `--workers 2` {cli_two.seconds:.2f} s (x{cli_one.seconds / cli_two.seconds:.2f})"
+        )
+        targets.append(
+            ("sweep machinery <= 10% over the in-process loop (1 worker)", overhead <= 0.10)
+        )
         targets.append(("2 workers >= 1.8x the throughput of 1", speedup >= 1.8))
 
         print("2. mesa.batch_run(CommunityBudgetModel, number_processes=2), same grid:")
@@ -165,37 +178,51 @@ def main() -> None:
         memory = two.tree.peak_pss_mb / mesa.tree.peak_pss_mb
         print(f"  same work: the first design point's final counts agree: {same}")
         print(f"  a 20-run batch_run takes {start_batch:.2f} s (its pool start-up: spawn)")
-        print(f"  cbsim sweep: x{speed:.2f} the runs/s of batch_run (target >= x2) "
-              f"{verdict(speed >= 2)}   [x{last.seconds / two.seconds:.2f} of batch_run "
-              "collecting the last month only]")
-        print(f"  cbsim sweep: {memory:.2f} of batch_run's peak memory (target <= 0.25) "
-              f"{verdict(memory <= 0.25)}   [{two.tree.peak_pss_mb / last.tree.peak_pss_mb:.2f}"
-              " of batch_run collecting the last month only]")
+        print(
+            f"  cbsim sweep: x{speed:.2f} the runs/s of batch_run (target >= x2) "
+            f"{verdict(speed >= 2)}   [x{last.seconds / two.seconds:.2f} of batch_run "
+            "collecting the last month only]"
+        )
+        print(
+            f"  cbsim sweep: {memory:.2f} of batch_run's peak memory (target <= 0.25) "
+            f"{verdict(memory <= 0.25)}   [{two.tree.peak_pss_mb / last.tree.peak_pss_mb:.2f}"
+            " of batch_run collecting the last month only]"
+        )
         targets.append(("cbsim sweep --workers 2 >= 2x the runs/s of batch_run", speed >= 2))
-        targets.append(("cbsim sweep --workers 2 <= 1/4 of batch_run's peak memory",
-                        memory <= 0.25))
+        targets.append(
+            ("cbsim sweep --workers 2 <= 1/4 of batch_run's peak memory", memory <= 0.25)
+        )
 
         print("3. peak memory and the number of runs (`cbsim sweep --workers 2` commands):")
         small = command(write_experiment(folder, 50), folder / "small", 2)
         large = command(write_experiment(folder, 500), folder / "large", 2)
         mesa_small = batch(write_experiment(folder, 50), 1)
         for label, runs, tree in (("1,000 runs", 1000, small), ("10,000 runs", 10000, large)):
-            print(f"  {label:<12} peak PSS {tree.peak_pss_mb:4.0f} MB (RSS "
-                  f"{tree.peak_rss_mb:4.0f} MB)  {tree.seconds:6.2f} s with imports, "
-                  f"{runs / tree.seconds:4.0f} runs/s")
+            print(
+                f"  {label:<12} peak PSS {tree.peak_pss_mb:4.0f} MB (RSS "
+                f"{tree.peak_rss_mb:4.0f} MB)  {tree.seconds:6.2f} s with imports, "
+                f"{runs / tree.seconds:4.0f} runs/s"
+            )
         growth = large.peak_pss_mb / small.peak_pss_mb
-        print(f"  10,000 runs: x{growth:.2f} the peak memory of 1,000 (target <= x1.2) "
-              f"{verdict(growth <= 1.2)}")
+        print(
+            f"  10,000 runs: x{growth:.2f} the peak memory of 1,000 (target <= x1.2) "
+            f"{verdict(growth <= 1.2)}"
+        )
         slope = (mesa.tree.peak_pss_mb - mesa_small.tree.peak_pss_mb) / 1000
-        print(f"  [batch_run, every month: {mesa_small.tree.peak_pss_mb:.0f} MB for 1,000 runs,"
-              f" {mesa.tree.peak_pss_mb:.0f} MB for 2,000: it keeps every row in memory]")
+        print(
+            f"  [batch_run, every month: {mesa_small.tree.peak_pss_mb:.0f} MB for 1,000 runs,"
+            f" {mesa.tree.peak_pss_mb:.0f} MB for 2,000: it keeps every row in memory]"
+        )
         if slope > 0:
             even = (4 * large.peak_pss_mb - mesa_small.tree.peak_pss_mb) / slope + 1000
-            print(f"  [extrapolated, not measured: at {slope * 1000:.0f} MB per 1,000 runs, "
-                  f"batch_run would hold 4x the sweep's 10,000-run peak from about "
-                  f"{even:,.0f} runs]")
-        targets.append(("10,000-run sweep <= 1.2x the peak memory of a 1,000-run sweep",
-                        growth <= 1.2))
+            print(
+                f"  [extrapolated, not measured: at {slope * 1000:.0f} MB per 1,000 runs, "
+                f"batch_run would hold 4x the sweep's 10,000-run peak from about "
+                f"{even:,.0f} runs]"
+            )
+        targets.append(
+            ("10,000-run sweep <= 1.2x the peak memory of a 1,000-run sweep", growth <= 1.2)
+        )
 
     print(f"targets (load average now {os.getloadavg()[0]:.2f}):")
     for name, ok in targets:

@@ -21,28 +21,35 @@ import time
 import urllib.request
 from pathlib import Path
 
-from cbsim.app import WorkshopModel
-from cbsim.panels import (
+from cbsim.outputs.figures import adoption_figure, figure_svg
+from cbsim.workshop.app import WorkshopModel
+from cbsim.workshop.panels import (
     action_log_html,
-    adoption_figure,
     council_map_figure,
     departments_html,
-    figure_svg,
     headline_html,
     incentives_html,
 )
-from cbsim.viz import missing_solara_assets
+from cbsim.workshop.server import missing_solara_assets
 
 SCENARIOS = ("baseline_2011", "compelling_offer")
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 def summary(times: list[float]) -> str:
     ms = sorted(t * 1000 for t in times)
-    return (f"n={len(ms)}  median {statistics.median(ms):.1f} ms  "
-            f"90th pct {ms[int(0.9 * (len(ms) - 1))]:.1f} ms  max {ms[-1]:.1f} ms")
+    return (
+        f"n={len(ms)}  median {statistics.median(ms):.1f} ms  "
+        f"90th pct {ms[int(0.9 * (len(ms) - 1))]:.1f} ms  max {ms[-1]:.1f} ms"
+    )
 
 
 def server_side() -> None:
@@ -74,9 +81,12 @@ def browser_side() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "cbsim", "viz", SCENARIOS[0],
-                               "--port", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cbsim", "viz", SCENARIOS[0], "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(240):
@@ -100,8 +110,10 @@ def browser_side() -> None:
                 step = page.get_by_role("button", name="Step", exact=True)
                 while step.is_enabled():
                     month = page.inner_text(".cbsim-month")
-                    srcs = [page.locator("img.cbsim-figure").nth(i).get_attribute("src")
-                            for i in range(2)]
+                    srcs = [
+                        page.locator("img.cbsim-figure").nth(i).get_attribute("src")
+                        for i in range(2)
+                    ]
                     t0 = time.perf_counter()
                     step.click()
                     page.wait_for_function(
@@ -110,7 +122,10 @@ def browser_side() -> None:
                             return document.querySelector('.cbsim-month').innerText !== month
                                 && imgs.length === 2 && imgs[0].complete && imgs[1].complete
                                 && imgs[0].src !== srcs[0] && imgs[1].src !== srcs[1];
-                        }""", arg=[month, srcs], timeout=20_000)
+                        }""",
+                        arg=[month, srcs],
+                        timeout=20_000,
+                    )
                     times.append(time.perf_counter() - t0)
                 print(f"browser, {scenario}: click Step -> new month and both figures shown")
                 print(f"  {summary(times)}")

@@ -1,6 +1,6 @@
 """Where a `baseline_2011` run spends its time: cProfile of construction and of stepping.
 
-For both hosts of the model: the kernel (`cbsim.kernel.Programme`, behind `simulate` and
+For both hosts of the model: the kernel (`cbsim.model.kernel.Programme`, behind `simulate` and
 sweeps) and the Mesa model (`CommunityBudgetModel`).
 
 Profiles RUNS seeded runs and prints the functions with the most time of their own
@@ -16,7 +16,7 @@ import pstats
 from pathlib import Path
 
 from cbsim import CommunityBudgetModel, load_scenario
-from cbsim.kernel import Programme
+from cbsim.model.kernel import Programme
 
 RUNS = 200
 TOP = 8
@@ -26,8 +26,9 @@ def top(profile: cProfile.Profile, label: str) -> None:
     stats = pstats.Stats(profile)
     total = stats.total_tt
     rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)[:TOP]
-    print(f"{label}: {total / RUNS * 1e3:.2f} ms per run under the profiler; "
-          "most time of their own:")
+    print(
+        f"{label}: {total / RUNS * 1e3:.2f} ms per run under the profiler; most time of their own:"
+    )
     for (path, line, name), (_, calls, tottime, _, _) in rows:
         where = f"{Path(path).parent.name}/{Path(path).name}:{line}" if line else path
         print(f"  {tottime / total:6.1%}  {calls / RUNS:8.1f} calls/run  {name}  ({where})")
@@ -35,8 +36,10 @@ def top(profile: cProfile.Profile, label: str) -> None:
 
 def main() -> None:
     spec = load_scenario("baseline_2011")
-    for label, host in (("kernel (Programme)", Programme),
-                        ("Mesa model (CommunityBudgetModel)", CommunityBudgetModel)):
+    for label, host in (
+        ("kernel (Programme)", Programme),
+        ("Mesa model (CommunityBudgetModel)", CommunityBudgetModel),
+    ):
         print(f"== {label}")
         profile(spec, host)
 

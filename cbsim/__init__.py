@@ -1,32 +1,37 @@
 """cbsim: an agent-based model of the UK community budgets programme (2010-13), on Mesa 3.5."""
 
-# The public names are imported on first use (PEP 562), so that ``import cbsim.sweep`` or
+# The public names are imported on first use (PEP 562), so that ``import cbsim.sweep.run`` or
 # the ``cbsim`` command does not load the model, Mesa or pandas unless it needs them.
 
 from __future__ import annotations
 
-import sys
-import types
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cbsim.model import CommunityBudgetModel
-    from cbsim.parameters import Parameter, parameters
-    from cbsim.scenario import Scenario, load_scenario
-    from cbsim.simulate import simulate
+    from cbsim.inputs.parameters import Parameter, parameters
+    from cbsim.inputs.scenario import Scenario, load_scenario
+    from cbsim.model.model import CommunityBudgetModel
+    from cbsim.model.simulate import simulate
 
 _LAZY = {  # public name: module it comes from
-    "CommunityBudgetModel": "cbsim.model",
-    "Parameter": "cbsim.parameters",
-    "parameters": "cbsim.parameters",
-    "Scenario": "cbsim.scenario",
-    "load_scenario": "cbsim.scenario",
-    "simulate": "cbsim.simulate",
+    "CommunityBudgetModel": "cbsim.model.model",
+    "Parameter": "cbsim.inputs.parameters",
+    "parameters": "cbsim.inputs.parameters",
+    "Scenario": "cbsim.inputs.scenario",
+    "load_scenario": "cbsim.inputs.scenario",
+    "simulate": "cbsim.model.simulate",
 }
 
-__all__ = ["CommunityBudgetModel", "Parameter", "Scenario", "load_scenario", "parameters",
-           "simulate", "__version__"]
+__all__ = [
+    "CommunityBudgetModel",
+    "Parameter",
+    "Scenario",
+    "load_scenario",
+    "parameters",
+    "simulate",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -48,20 +53,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
-
-
-class _Package(types.ModuleType):
-    """`cbsim.simulate` and `cbsim.parameters` are functions, as before the imports were lazy.
-
-    Importing the submodules of the same names makes Python set them as attributes of the
-    package; the function of the same name is kept instead (the module stays importable).
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if (isinstance(value, types.ModuleType) and value.__name__ == _LAZY.get(name)
-                and hasattr(value, name)):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cbsim.errors import CbsimError
+from cbsim.inputs.errors import CbsimError
 
 EXIT_INPUT = 2
 
@@ -32,8 +32,10 @@ class _OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (exit status 2), like bad input."""
 
     def error(self, message: str):  # argparse calls this on a usage error
-        self.exit(EXIT_INPUT, f"{self.prog}: error: {' '.join(message.splitlines())} "
-                  f"(see {self.prog} --help)\n")
+        self.exit(
+            EXIT_INPUT,
+            f"{self.prog}: error: {' '.join(message.splitlines())} (see {self.prog} --help)\n",
+        )
 
 
 def _seed(text: str) -> int:
@@ -49,26 +51,36 @@ def _seed(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="cbsim", description=__import__("cbsim").__doc__)
-    parser.add_argument("--version", action="version",
-                        version=f"cbsim {__import__('cbsim').__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"cbsim {__import__('cbsim').__version__}"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run one scenario and write its outputs")
     run.add_argument("scenario", metavar="SCENARIO", help="scenario name or path to a TOML file")
     run.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
-    run.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE",
-                     help="override a parameter, e.g. --set offer.national_pooling=true")
+    run.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a parameter, e.g. --set offer.national_pooling=true",
+    )
     run.add_argument("--out", metavar="DIR", help="output folder (default out/SCENARIO-seedN)")
     run.set_defaults(handler=_run)
 
     sweep = sub.add_parser("sweep", help="run an experiment (many scenarios x seeds)")
     sweep.add_argument("experiment", metavar="EXPERIMENT", help="experiment name or TOML path")
     sweep.add_argument("--out", metavar="DIR", help="output folder (default sweeps/EXPERIMENT)")
-    sweep.add_argument("--workers", type=int, default=None,
-                       help="local processes (default: all cores)")
-    sweep.add_argument("--scheduler", metavar="ADDRESS",
-                       help="Dask scheduler address (tcp://host:8786), or 'local' for a "
-                       "LocalCluster")
+    sweep.add_argument(
+        "--workers", type=int, default=None, help="local processes (default: all cores)"
+    )
+    sweep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster",
+    )
     sweep.add_argument("--resume", action="store_true", help="finish only the missing runs")
     sweep.set_defaults(handler=_sweep)
 
@@ -92,9 +104,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cbsim.model import CommunityBudgetModel
-    from cbsim.runio import summary, write_run_outputs
-    from cbsim.scenario import load_scenario, parse_set_option
+    from cbsim.inputs.scenario import load_scenario, parse_set_option
+    from cbsim.model.model import CommunityBudgetModel
+    from cbsim.outputs.run_files import summary, write_run_outputs
 
     spec = load_scenario(args.scenario)
     overrides = dict(parse_set_option(s) for s in args.sets)
@@ -112,14 +124,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from cbsim.sweep import run_sweep
+    from cbsim.sweep.run import run_sweep
 
-    return run_sweep(args.experiment, out=args.out, workers=args.workers,
-                     scheduler=args.scheduler, resume=args.resume)
+    return run_sweep(
+        args.experiment,
+        out=args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        resume=args.resume,
+    )
 
 
 def _analyse(args: argparse.Namespace) -> int:
-    from cbsim.analysis import analyse
+    from cbsim.analysis.report import analyse
 
     report = analyse(args.dir)
     print(f"report: {report}")
@@ -127,13 +144,13 @@ def _analyse(args: argparse.Namespace) -> int:
 
 
 def _viz(args: argparse.Namespace) -> int:
-    from cbsim.viz import serve
+    from cbsim.workshop.server import serve
 
     return serve(args.scenario, host=args.host, port=args.port)
 
 
 def _scenarios(args: argparse.Namespace) -> int:
-    from cbsim.scenario import available_scenarios
+    from cbsim.inputs.scenario import available_scenarios
 
     for spec in available_scenarios():
         print(f"{spec.name}\n    {spec.description}")
@@ -141,10 +158,12 @@ def _scenarios(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> int:
-    from cbsim.parameters import parameters
+    from cbsim.inputs.parameters import parameters
 
-    rows = [(p.path, p.unit, _show(p.default), _show(p.min), _show(p.max), p.description)
-            for p in parameters(args.scenario)]
+    rows = [
+        (p.path, p.unit, _show(p.default), _show(p.min), _show(p.max), p.description)
+        for p in parameters(args.scenario)
+    ]
     head = ("path", "unit", "default", "min", "max", "description")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
     for row in [head, *rows]:

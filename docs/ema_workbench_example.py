@@ -1,6 +1,6 @@
 """Drive cbsim with EMA Workbench: uncertainties and levers in, scalar outcomes out.
 
-`cbsim.simulate` is a plain function of keyword arguments (dotted parameter paths) that
+`cbsim.model.simulate` is a plain function of keyword arguments (dotted parameter paths) that
 returns a dict of scalar outcomes, so EMA Workbench can use it as a model directly. This
 script samples council behaviour (uncertainties) and the offer (levers) with a Latin
 hypercube, runs the experiments, and asks PRIM under which conditions the April 2012 target
@@ -46,8 +46,7 @@ def build_model() -> Model:
     # EMA names must be Python identifiers; `variable_name` is the keyword simulate gets
     model.uncertainties = [
         RealParameter("peer_weight_m", 0.0, 6.0, variable_name="council.peer_weight_m"),
-        RealParameter("threshold_median_m", 1.0, 4.0,
-                      variable_name="council.threshold_median_m"),
+        RealParameter("threshold_median_m", 1.0, 4.0, variable_name="council.threshold_median_m"),
         RealParameter("virtual_value", 0.0, 1.0, variable_name="council.virtual_value"),
     ]
     model.levers = [
@@ -68,12 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model()
     with SequentialEvaluator(model) as evaluator:
         experiments, outcomes = perform_experiments(
-            model, scenarios=args.scenarios, policies=args.policies, evaluator=evaluator,
+            model,
+            scenarios=args.scenarios,
+            policies=args.policies,
+            evaluator=evaluator,
             uncertainty_sampling_kwargs={"rng": args.seed},
-            lever_sampling_kwargs={"rng": args.seed + 1})
+            lever_sampling_kwargs={"rng": args.seed + 1},
+        )
     met = outcomes["target_met"].astype(bool)
-    print(f"{len(experiments)} experiments; target met in {met.sum()} "
-          f"({met.mean():.0%}); mean share at target {outcomes['share_at_target'].mean():.1%}")
+    print(
+        f"{len(experiments)} experiments; target met in {met.sum()} "
+        f"({met.mean():.0%}); mean share at target {outcomes['share_at_target'].mean():.1%}"
+    )
 
     if 0 < met.sum() < len(met):
         x = experiments.drop(columns=["scenario", "policy", "model"])
@@ -84,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         for name in limits.columns:
             low, high = limits[name].iloc[0], limits[name].iloc[1]
             if (low, high) != tuple(algorithm.box_init[name]):
-                print(f"  {name}: {low} to {high}" if not isinstance(low, set)
-                      else f"  {name}: {sorted(low)}")
+                print(
+                    f"  {name}: {low} to {high}"
+                    if not isinstance(low, set)
+                    else f"  {name}: {sorted(low)}"
+                )
     return 0
 
 

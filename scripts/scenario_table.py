@@ -11,12 +11,14 @@ import sys
 import numpy as np
 
 from cbsim import CommunityBudgetModel, load_scenario, simulate
-from cbsim.scenario import available_scenarios
+from cbsim.inputs.scenario import available_scenarios
 
 
 def main(seeds: int = 200) -> None:
-    print(f"{'scenario':<24} {'P(target met)':>13} {'share at target':>16} "
-          f"{'final share':>11} {'runs with cash':>14}")
+    print(
+        f"{'scenario':<24} {'P(target met)':>13} {'share at target':>16} "
+        f"{'final share':>11} {'runs with cash':>14}"
+    )
     for spec in available_scenarios():
         outcomes = []
         for seed in range(seeds):
@@ -31,8 +33,10 @@ def main(seeds: int = 200) -> None:
     base = load_scenario("baseline_2011")
     print(f"\nbaseline_2011 with a funding boost (mean share at 2012-04, {seeds} seeds):")
     for boost in (0.0, 0.5, 1.0, 2.0, 4.0):
-        shares = [simulate(base, seed=s, **{"offer.funding_boost_m": boost})["share_at_target"]
-                  for s in range(seeds)]
+        shares = [
+            simulate(base, seed=s, **{"offer.funding_boost_m": boost})["share_at_target"]
+            for s in range(seeds)
+        ]
         print(f"  offer.funding_boost_m = {boost:>3} £m/yr per council: {np.mean(shares):.1%}")
 
 

@@ -9,7 +9,7 @@ set -euo pipefail
 
 VENV=${1:-.venv}
 PY="$VENV/bin/python"
-MARK=.cbsim-npm-pack   # written last into each unpacked package (cbsim.viz checks for it)
+MARK=.cbsim-npm-pack   # written last into each unpacked package (cbsim.workshop.server checks for it)
 say() { echo "setup_browser: $*" >&2; }
 
 if [ ! -x "$PY" ]; then
@@ -17,9 +17,9 @@ if [ ! -x "$PY" ]; then
     exit 1
 fi
 
-# The cache folder and the packages come from the installed Solara (cbsim.viz reads its page
+# The cache folder and the packages come from the installed Solara (cbsim.workshop.server reads its page
 # template), so an upgrade of Solara that moves a pinned version is followed here.
-listing=$("$PY" -m cbsim.viz assets)
+listing=$("$PY" -m cbsim.workshop.server assets)
 mapfile -t LINES <<<"$listing"
 CACHE=${LINES[0]}
 PACKAGES=("${LINES[@]:1}")

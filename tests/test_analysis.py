@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cbsim.analysis import analyse, load_sweep, prim_boxes
+from cbsim.analysis.report import analyse, load_sweep, prim_boxes
 from cbsim.cli import main
-from cbsim.experiment import load_experiment, run_seed
-from cbsim.sweep import new_manifest, run_sweep
+from cbsim.inputs.experiment import load_experiment, run_seed
+from cbsim.sweep.run import new_manifest, run_sweep
 
 Z95 = 1.959963984540054  # standard normal 97.5% quantile
 T95_DF9 = 2.2621571627982  # Student t 97.5% quantile, 9 degrees of freedom
@@ -45,21 +45,41 @@ def fake_sweep(tmp_path: Path, text: str, outcome) -> Path:
         for replicate in range(exp.replicates):
             run_id = point * exp.replicates + replicate
             met, share, error = outcome(values, raw_row, replicate)
-            rows.append({"run_id": run_id, "design_point": point, "replicate": replicate,
-                         "seed": run_seed(exp.seed, run_id), **values,
-                         "target_date": "2012-04", "target_count": 76,
-                         "target_met": None if error else met,
-                         "share_at_target": None if error else share, "error": error})
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "design_point": point,
+                    "replicate": replicate,
+                    "seed": run_seed(exp.seed, run_id),
+                    **values,
+                    "target_date": "2012-04",
+                    "target_count": 76,
+                    "target_met": None if error else met,
+                    "share_at_target": None if error else share,
+                    "error": error,
+                }
+            )
     out = tmp_path / "sweep"
     (out / "runs").mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(rows), out / "runs" / "part-000000000-test.parquet")
-    pq.write_table(pa.table({"design_point": np.arange(len(raw)),
-                             **{p: raw[:, j] for j, p in enumerate(exp.factor_paths)}}),
-                   out / "design.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "design_point": np.arange(len(raw)),
+                **{p: raw[:, j] for j, p in enumerate(exp.factor_paths)},
+            }
+        ),
+        out / "design.parquet",
+    )
     manifest = new_manifest(exp, exp.base_scenario(), "test", [], len(design))
-    manifest.update(status="complete", runs={"planned": len(rows), "done": len(rows),
-                                             "failed": sum(r["error"] is not None
-                                                           for r in rows)})
+    manifest.update(
+        status="complete",
+        runs={
+            "planned": len(rows),
+            "done": len(rows),
+            "failed": sum(r["error"] is not None for r in rows),
+        },
+    )
     (out / "manifest.json").write_text(json.dumps(manifest, default=str))
     return out
 
@@ -78,8 +98,12 @@ def test_wilson_and_mean_intervals_per_design_point_match_hand_values(tmp_path):
             return None, None, "ValueError: boom"  # one failed run: 9 left
         return replicate < met[level], shares[replicate], None
 
-    out = fake_sweep(tmp_path, HEAD + "replicates = 10\n[sampler]\nmethod = 'grid'\n"
-                     '[factors]\n"offer.funding_boost_m" = [0.0, 0.5, 1.0]\n', outcome)
+    out = fake_sweep(
+        tmp_path,
+        HEAD + "replicates = 10\n[sampler]\nmethod = 'grid'\n"
+        '[factors]\n"offer.funding_boost_m" = [0.0, 0.5, 1.0]\n',
+        outcome,
+    )
     report = analyse(out).read_text()
     points = pd.read_csv(out / "design_points.csv")
     assert points["met"].tolist() == [0, 7, 9] and points["failed"].tolist() == [0, 0, 1]
@@ -88,8 +112,10 @@ def test_wilson_and_mean_intervals_per_design_point_match_hand_values(tmp_path):
         assert points.loc[i, "p_target"] == pytest.approx(k / n)
         assert points.loc[i, "p_target_lo"] == pytest.approx(lo, abs=1e-12)
         assert points.loc[i, "p_target_hi"] == pytest.approx(hi, abs=1e-12)
-    assert (round(points.loc[1, "p_target_lo"], 4), round(points.loc[1, "p_target_hi"], 4)
-            ) == (0.3968, 0.8922)
+    assert (round(points.loc[1, "p_target_lo"], 4), round(points.loc[1, "p_target_hi"], 4)) == (
+        0.3968,
+        0.8922,
+    )
     mean = sum(shares) / 10
     sd = math.sqrt(sum((s - mean) ** 2 for s in shares) / 9)
     half = T95_DF9 * sd / math.sqrt(10)
@@ -112,27 +138,35 @@ def test_two_factor_grid_main_effects_and_heatmap(tmp_path):
         met = (replicate == 0 and (a or b)) or (a and b)
         return met, 0.5 * a + 0.25 * b, None
 
-    out = fake_sweep(tmp_path, HEAD + "replicates = 2\n[sampler]\nmethod = 'grid'\n"
-                     '[factors]\n"offer.national_pooling" = [false, true]\n'
-                     '"offer.reinvest_savings" = [false, true]\n', outcome)
+    out = fake_sweep(
+        tmp_path,
+        HEAD + "replicates = 2\n[sampler]\nmethod = 'grid'\n"
+        '[factors]\n"offer.national_pooling" = [false, true]\n'
+        '"offer.reinvest_savings" = [false, true]\n',
+        outcome,
+    )
     report = analyse(out).read_text()
     points = pd.read_csv(out / "design_points.csv")
     assert points["p_target"].tolist() == [0.0, 0.5, 0.5, 1.0]
     sens = pd.read_csv(out / "sensitivity.csv")
     p = sens[sens["outcome"] == "P(target met)"].set_index("factor")["S1"]
-    assert p.to_dict() == pytest.approx({"offer.national_pooling": 0.5,
-                                         "offer.reinvest_savings": 0.5})
+    assert p.to_dict() == pytest.approx(
+        {"offer.national_pooling": 0.5, "offer.reinvest_savings": 0.5}
+    )
     # share = 0.5a + 0.25b: variance 0.0625 + 0.015625, split 0.8 / 0.2
     s = sens[sens["outcome"] == "mean share at target"].set_index("factor")["S1"]
-    assert s.to_dict() == pytest.approx({"offer.national_pooling": 0.8,
-                                         "offer.reinvest_savings": 0.2})
+    assert s.to_dict() == pytest.approx(
+        {"offer.national_pooling": 0.8, "offer.reinvest_savings": 0.2}
+    )
     for png in ("p_target_heatmap.png", "sensitivity.png", "design_points.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "![P(target met) heatmap](p_target_heatmap.png)" in report
 
 
 # ------------------------------------------------------------------ Sobol and Morris
-SALTELLI = HEAD + """replicates = 1
+SALTELLI = (
+    HEAD
+    + """replicates = 1
 [sampler]
 method = "saltelli"
 samples = 256
@@ -141,13 +175,16 @@ samples = 256
 "council.capacity_min" = { min = 0.0, max = 1.0 }
 "council.savings_rate" = { min = 0.0, max = 0.5 }
 """
+)
 
 
 def test_sobol_indices_of_a_function_of_one_factor(tmp_path):
     # Y depends on virtual_value alone: its S1 = ST = 1; the others' estimates are exactly 0
-    out = fake_sweep(tmp_path, SALTELLI,
-                     lambda v, raw, r: (v["council.virtual_value"] > 0.5,
-                                        v["council.virtual_value"], None))
+    out = fake_sweep(
+        tmp_path,
+        SALTELLI,
+        lambda v, raw, r: (v["council.virtual_value"] > 0.5, v["council.virtual_value"], None),
+    )
     report = analyse(out).read_text()
     sens = pd.read_csv(out / "sensitivity.csv")
     share = sens[sens["outcome"] == "mean share at target"].set_index("factor")
@@ -162,8 +199,7 @@ def test_sobol_indices_of_a_function_of_one_factor(tmp_path):
 
 
 def test_sobol_needs_every_design_point(tmp_path):
-    out = fake_sweep(tmp_path, SALTELLI,
-                     lambda v, raw, r: (True, v["council.virtual_value"], None))
+    out = fake_sweep(tmp_path, SALTELLI, lambda v, raw, r: (True, v["council.virtual_value"], None))
     part = out / "runs" / "part-000000000-test.parquet"
     runs = pd.read_parquet(part)
     runs[runs["run_id"] != 17].to_parquet(part, index=False)
@@ -174,7 +210,9 @@ def test_sobol_needs_every_design_point(tmp_path):
 
 def test_morris_mu_star_and_sigma_of_a_linear_function(tmp_path):
     # share = 0.3 x: every elementary effect of x is 0.3 -> mu* 0.3, sigma 0; others 0
-    text = HEAD + """replicates = 1
+    text = (
+        HEAD
+        + """replicates = 1
 [sampler]
 method = "morris"
 samples = 10
@@ -184,8 +222,12 @@ levels = 4
 "council.savings_kept_share" = { min = 0.0, max = 1.0 }
 "offer.reinvest_kept_share" = { min = 0.0, max = 1.0 }
 """
-    out = fake_sweep(tmp_path, text, lambda v, raw, r: (
-        v["council.capacity_min"] > 0.5, 0.3 * v["council.capacity_min"], None))
+    )
+    out = fake_sweep(
+        tmp_path,
+        text,
+        lambda v, raw, r: (v["council.capacity_min"] > 0.5, 0.3 * v["council.capacity_min"], None),
+    )
     report = analyse(out).read_text()
     sens = pd.read_csv(out / "sensitivity.csv")
     share = sens[sens["outcome"] == "mean share at target"].set_index("factor")
@@ -198,7 +240,9 @@ levels = 4
 
 # ------------------------------------------------------------------ PRIM
 def test_prim_box_finds_the_condition_and_its_coverage_and_density_are_right(tmp_path):
-    text = HEAD + """replicates = 1
+    text = (
+        HEAD
+        + """replicates = 1
 [sampler]
 method = "lhs"
 samples = 400
@@ -207,8 +251,12 @@ samples = 400
 "council.capacity_min" = { min = 0.0, max = 1.0 }
 "offer.champions_network" = [false, true]
 """
-    out = fake_sweep(tmp_path, text, lambda v, raw, r: (
-        v["council.virtual_value"] >= 0.6, v["council.virtual_value"], None))
+    )
+    out = fake_sweep(
+        tmp_path,
+        text,
+        lambda v, raw, r: (v["council.virtual_value"] >= 0.6, v["council.virtual_value"], None),
+    )
     report = analyse(out).read_text()
     sweep = load_sweep(out)
     boxes, _ = prim_boxes(sweep.runs, sweep.factors)
@@ -217,8 +265,9 @@ samples = 400
     low = box["restrictions"][0]["low"]
     assert 0.4 < low <= 0.6  # the box with most coverage among those with density >= 0.8
     runs = sweep.runs
-    inside = (runs["council.virtual_value"] >= low) & (runs["council.virtual_value"] <=
-                                                      box["restrictions"][0]["high"])
+    inside = (runs["council.virtual_value"] >= low) & (
+        runs["council.virtual_value"] <= box["restrictions"][0]["high"]
+    )
     met = runs["target_met"].astype(bool)
     assert box["coverage"] == pytest.approx((inside & met).sum() / met.sum())
     assert box["density"] == pytest.approx((inside & met).sum() / inside.sum())
@@ -226,8 +275,10 @@ samples = 400
     # by hand: a Latin hypercube of 400 puts 160 values in [0.6, 1] (all meet the target)
     assert met.sum() == 160
     in_box = int(inside.sum())
-    assert (f"**Box 1**: coverage 1.000, density {160 / in_box:.3f}, mass {in_box / 400:.3f} "
-            f"({in_box} runs, 160 meeting the target)") in report
+    assert (
+        f"**Box 1**: coverage 1.000, density {160 / in_box:.3f}, mass {in_box / 400:.3f} "
+        f"({in_box} runs, 160 meeting the target)"
+    ) in report
     boxes_csv = pd.read_csv(out / "prim_boxes.csv")
     assert boxes_csv.loc[0, ["box", "factor"]].tolist() == [1, "council.virtual_value"]
     assert boxes_csv.loc[0, "low"] == pytest.approx(low)
@@ -235,9 +286,12 @@ samples = 400
 
 
 def test_prim_needs_both_outcomes(tmp_path):
-    out = fake_sweep(tmp_path, HEAD + "replicates = 3\n[sampler]\nmethod = 'grid'\n"
-                     '[factors]\n"offer.national_pooling" = [false, true]\n',
-                     lambda v, raw, r: (False, 0.2, None))
+    out = fake_sweep(
+        tmp_path,
+        HEAD + "replicates = 3\n[sampler]\nmethod = 'grid'\n"
+        '[factors]\n"offer.national_pooling" = [false, true]\n',
+        lambda v, raw, r: (False, 0.2, None),
+    )
     report = analyse(out).read_text()
     assert "Not computed: PRIM needs runs that meet the target" in report
     assert "(no variation in P(target met))" in report
@@ -246,7 +300,9 @@ def test_prim_needs_both_outcomes(tmp_path):
 # ------------------------------------------------------------------ end to end
 def test_cbsim_analyse_on_a_real_sweep(tmp_path, capsys):
     exp = tmp_path / "real.toml"
-    exp.write_text(HEAD + """replicates = 4
+    exp.write_text(
+        HEAD
+        + """replicates = 4
 [sampler]
 method = "grid"
 [factors]
@@ -254,7 +310,8 @@ method = "grid"
 "offer.national_pooling" = [false, true]
 [overrides]
 "timeline.end" = "2012-04"
-""")
+"""
+    )
     out = tmp_path / "real"
     assert run_sweep(exp, out=out, workers=1, progress=False) == 0
     capsys.readouterr()
@@ -264,8 +321,12 @@ method = "grid"
     runs = pd.read_parquet(out / "runs")
     k, n = int(runs["target_met"].sum()), len(runs)
     assert f"Over all {n} successful runs the target was met in {k}:" in report
-    for section in ("## Probability of meeting the target", "## P(target met) over the grid",
-                    "## Sensitivity", "## Scenario discovery (PRIM)"):
+    for section in (
+        "## Probability of meeting the target",
+        "## P(target met) over the grid",
+        "## Sensitivity",
+        "## Scenario discovery (PRIM)",
+    ):
         assert section in report
     assert (out / "p_target_heatmap.png").is_file() and (out / "sensitivity.png").is_file()
 

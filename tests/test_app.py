@@ -10,8 +10,13 @@ import sys
 import pytest
 from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model_params
 
-from cbsim import viz
-from cbsim.app import (
+from cbsim.workshop import server as viz
+from cbsim.inputs.errors import InputError
+from cbsim.inputs.parameters import Parameter, declared
+from cbsim.inputs.scenario import available_scenarios, load_scenario
+from cbsim.model.model import CommunityBudgetModel
+from cbsim.outputs.figures import adoption_figure
+from cbsim.workshop.app import (
     DEFAULT_SEED,
     WorkshopModel,
     incentive_control,
@@ -20,19 +25,14 @@ from cbsim.app import (
     parse_seed,
     scenario_choices,
 )
-from cbsim.errors import InputError
-from cbsim.model import CommunityBudgetModel
-from cbsim.panels import (
+from cbsim.workshop.panels import (
     action_log_html,
-    adoption_figure,
     council_map_figure,
     departments_html,
     headline_html,
     incentives_html,
     main_incentives,
 )
-from cbsim.parameters import Parameter, declared
-from cbsim.scenario import available_scenarios, load_scenario
 
 SCENARIOS = [s.name for s in available_scenarios()]
 
@@ -64,7 +64,10 @@ def test_one_control_per_main_incentive_from_its_declaration(scenario):
 def test_stance_choices_never_go_below_the_departments_floor():
     assert model_params("dwp_engages")["departments.DWP.stance"]["values"] == ["pool"]
     assert model_params("baseline_2011")["departments.DWP.stance"]["values"] == [
-        "withhold", "align", "pool"]
+        "withhold",
+        "align",
+        "pool",
+    ]
 
 
 def test_a_main_incentive_of_a_kind_without_a_control_is_refused():
@@ -86,16 +89,19 @@ def test_reset_as_solaraviz_does_it_applies_the_slider_values():
     values["offer.funding_boost_m"] = 2.5
     values["offer.national_pooling"] = True
     model = WorkshopModel(scenario_name="baseline_2011")
-    kwargs = _build_model_init_kwargs(model, values, add_scenario_when_empty=True,
-                                      require_model_accepts_scenario=True)
+    kwargs = _build_model_init_kwargs(
+        model, values, add_scenario_when_empty=True, require_model_accepts_scenario=True
+    )
     assert "scenario" in kwargs  # Mesa's experimental Scenario, which the adapter drops
     restarted = type(model)(**kwargs)
     assert restarted.params["offer.funding_boost_m"] == 2.5
     assert restarted.params["offer.national_pooling"] is True
     assert restarted.scenario_name == "baseline_2011"
-    reference = CommunityBudgetModel(scenario="baseline_2011", rng=DEFAULT_SEED,
-                                     **{"offer.funding_boost_m": 2.5,
-                                        "offer.national_pooling": True})
+    reference = CommunityBudgetModel(
+        scenario="baseline_2011",
+        rng=DEFAULT_SEED,
+        **{"offer.funding_boost_m": 2.5, "offer.national_pooling": True},
+    )
     restarted.run_for(12)
     reference.run_for(12)
     assert restarted.timeseries().equals(reference.timeseries())
@@ -111,8 +117,7 @@ def test_seed_box_text():
     assert parse_seed(True) is None
 
 
-def test_scenario_picker_lists_the_shipped_scenarios_and_a_file_of_ones_own(tmp_path,
-                                                                          monkeypatch):
+def test_scenario_picker_lists_the_shipped_scenarios_and_a_file_of_ones_own(tmp_path, monkeypatch):
     assert set(scenario_choices("baseline_2011")) == set(SCENARIOS)
     own = tmp_path / "my_offer.toml"
     own.write_text('name = "my_offer"\ndescription = "mine"\n[offer]\nfunding_boost_m = 3.0\n')
@@ -152,8 +157,10 @@ def test_action_log_newest_first(stepped):
     html = action_log_html(stepped)
     assert html.count("<li") == min(len(stepped.action_log), 14)
     last = stepped.action_log[-1]
-    assert html.index(last["action"]) < html.index(stepped.action_log[-2]["action"]) or \
-        last["action"] == stepped.action_log[-2]["action"]
+    assert (
+        html.index(last["action"]) < html.index(stepped.action_log[-2]["action"])
+        or last["action"] == stepped.action_log[-2]["action"]
+    )
     fresh = CommunityBudgetModel(scenario="baseline_2011", rng=1)
     assert "No actions yet" in action_log_html(fresh)
 
@@ -224,8 +231,9 @@ def test_viz_passes_a_scenario_file_as_an_absolute_path(monkeypatch, tmp_path):
     own = tmp_path / "mine.toml"
     own.write_text('name = "mine"\n')
     started = []
-    monkeypatch.setattr(viz.subprocess, "Popen",
-                        lambda command, env: started.append(env) or _Done())
+    monkeypatch.setattr(
+        viz.subprocess, "Popen", lambda command, env: started.append(env) or _Done()
+    )
     monkeypatch.setattr(viz, "_check_port_free", lambda host, port: None)
     monkeypatch.chdir(tmp_path)
     viz.serve("mine.toml")
@@ -251,8 +259,12 @@ def test_viz_refuses_an_unknown_scenario_and_a_busy_port():
 
 
 def test_cli_viz_bad_scenario_is_one_line_and_exit_2():
-    result = subprocess.run([sys.executable, "-m", "cbsim", "viz", "no_such_scenario"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "cbsim", "viz", "no_such_scenario"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "unknown scenario" in result.stderr
 
@@ -267,6 +279,10 @@ def test_loopback_addresses():
 def test_asset_packages_read_from_the_installed_solara():
     packages = viz.solara_asset_packages()
     names = {p.rsplit("@", 1)[0] for p in packages}
-    assert {"requirejs", "@widgetti/solara-vuetify-app", "@widgetti/vue-grid-layout",
-            "font-awesome"} <= names
+    assert {
+        "requirejs",
+        "@widgetti/solara-vuetify-app",
+        "@widgetti/vue-grid-layout",
+        "font-awesome",
+    } <= names
     assert all("@" in p.lstrip("@") for p in packages)

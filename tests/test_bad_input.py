@@ -18,23 +18,25 @@ from pathlib import Path
 
 import pytest
 
-import cbsim.runio
+import cbsim.outputs.run_files
 from cbsim import cli
-from cbsim.errors import InputError
-from cbsim.scenario import load_scenario
+from cbsim.inputs.errors import InputError
+from cbsim.inputs.scenario import load_scenario
 
 RUN_FILES = {"timeseries.csv", "outcomes.json", "actions.json", "adoption.png"}
 
 
 def cbsim_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run `python -m cbsim ARGS` in `cwd`, capturing its output."""
-    return subprocess.run([sys.executable, "-m", "cbsim", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cbsim", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 @pytest.fixture
 def cbsim_any(monkeypatch, capfd):
     """`cbsim_any(via, *args, cwd=...)`: the CLI in a subprocess or in this process."""
+
     def call(via: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
         if via == "subprocess":
             return cbsim_cli(*args, cwd=cwd)
@@ -46,6 +48,7 @@ def cbsim_any(monkeypatch, capfd):
             status = exc.code
         out, err = capfd.readouterr()
         return subprocess.CompletedProcess(["cbsim", *args], status, out, err)
+
     return call
 
 
@@ -69,80 +72,138 @@ def tree(folder: Path) -> set[str]:
 
 # (scenario file text, field the message must name, other text it must contain)
 BAD_FILES = {
-    "malformed_toml": ('[timeline]\nstart = 2011-04\n', "timeline.start", "malformed TOML"),
+    "malformed_toml": ("[timeline]\nstart = 2011-04\n", "timeline.start", "malformed TOML"),
     "unclosed_table": ('[timeline\nstart = "2011-04"\n', None, "malformed TOML"),
-    "misspelt_key": ('[timeline]\nstrat = "2011-04"\n', "timeline.strat",
-                     "did you mean 'timeline.start'?"),
-    "misspelt_section": ('[ofer]\nnational_pooling = true\n', "ofer", "did you mean 'offer'?"),
+    "misspelt_key": (
+        '[timeline]\nstrat = "2011-04"\n',
+        "timeline.strat",
+        "did you mean 'timeline.start'?",
+    ),
+    "misspelt_section": ("[ofer]\nnational_pooling = true\n", "ofer", "did you mean 'offer'?"),
     "unknown_top_key": ('colour = "red"\n', "colour", "unknown parameter"),
-    "wrong_type_bool": ('[offer]\nnational_pooling = "yes"\n', "offer.national_pooling",
-                        "expected true or false"),
+    "wrong_type_bool": (
+        '[offer]\nnational_pooling = "yes"\n',
+        "offer.national_pooling",
+        "expected true or false",
+    ),
     "wrong_type_number": ('[council]\nspeed = "fast"\n', "council.speed", "expected a number"),
-    "wrong_type_table": ('[timeline.start]\nyear = 2011\n', "timeline.start",
-                         "expected a calendar month"),
-    "wrong_type_section": ('timeline = 5\n', "timeline", "is a section"),
-    "wrong_type_name": ('name = 5\n', "name", "non-empty string"),
-    "out_of_range": ('[council]\nspeed = -1\n', "council.speed", "out of range"),
-    "out_of_range_int": ('[network]\nregion_links = 2.5\n', "network.region_links",
-                         "whole number"),
-    "huge_int": ('[council]\nspeed = 1' + "0" * 30 + '\n', "council.speed", "out of range"),
-    "huge_int_too_long": ('[council]\nspeed = 1' + "0" * 5000 + '\n', None, "too long"),
-    "huge_float": ('[council]\nspeed = 1e308\n', "council.speed", "out of range"),
-    "infinite": ('[council]\nspeed = inf\n', "council.speed", "out of range"),
-    "nan": ('[council]\nspeed = nan\n', "council.speed", "out of range"),
+    "wrong_type_table": (
+        "[timeline.start]\nyear = 2011\n",
+        "timeline.start",
+        "expected a calendar month",
+    ),
+    "wrong_type_section": ("timeline = 5\n", "timeline", "is a section"),
+    "wrong_type_name": ("name = 5\n", "name", "non-empty string"),
+    "out_of_range": ("[council]\nspeed = -1\n", "council.speed", "out of range"),
+    "out_of_range_int": ("[network]\nregion_links = 2.5\n", "network.region_links", "whole number"),
+    "huge_int": ("[council]\nspeed = 1" + "0" * 30 + "\n", "council.speed", "out of range"),
+    "huge_int_too_long": ("[council]\nspeed = 1" + "0" * 5000 + "\n", None, "too long"),
+    "huge_float": ("[council]\nspeed = 1e308\n", "council.speed", "out of range"),
+    "infinite": ("[council]\nspeed = inf\n", "council.speed", "out of range"),
+    "nan": ("[council]\nspeed = nan\n", "council.speed", "out of range"),
     "bad_month_13": ('[timeline]\ntarget_date = "2012-13"\n', "timeline.target_date", "01-12"),
-    "bad_month_words": ('[timeline]\ntarget_date = "April 2012"\n', "timeline.target_date",
-                        "YYYY-MM"),
-    "bad_month_one_digit": ('[timeline]\ntarget_date = "2012-4"\n', "timeline.target_date",
-                            "YYYY-MM"),
-    "bad_month_toml_date": ('[timeline]\ntarget_date = 2012-04-01\n', "timeline.target_date",
-                            "in quotes"),
+    "bad_month_words": (
+        '[timeline]\ntarget_date = "April 2012"\n',
+        "timeline.target_date",
+        "YYYY-MM",
+    ),
+    "bad_month_one_digit": (
+        '[timeline]\ntarget_date = "2012-4"\n',
+        "timeline.target_date",
+        "YYYY-MM",
+    ),
+    "bad_month_toml_date": (
+        "[timeline]\ntarget_date = 2012-04-01\n",
+        "timeline.target_date",
+        "in quotes",
+    ),
     "bad_month_huge_year": ('[timeline]\nend = "99999-01"\n', "timeline.end", "YYYY-MM"),
-    "unknown_department": ('[departments.DPW]\nstance = "pool"\n', "departments.DPW",
-                           "did you mean 'DWP'?"),
-    "unknown_department_empty": ('[departments.DPW]\n', "departments.DPW", "unknown department"),
-    "unknown_authority": ('[councils]\ndeveloping_at_start = ["Kent", "Manchesterr"]\n',
-                          "councils.developing_at_start", "did you mean 'Manchester'?"),
-    "mixed_array": ('[councils]\ndeveloping_at_start = ["Kent", 3]\n',
-                    "councils.developing_at_start", "list of names"),
-    "stance_below_floor": ('[departments.DCLG]\nstance = "withhold"\n',
-                           "departments.DCLG.stance", "floor"),
-    "unknown_stance": ('[departments.DWP]\nstance = "pol"\n', "departments.DWP.stance",
-                       "did you mean 'pool'?"),
-    "target_after_run": ('[timeline]\ntarget_date = "2014-01"\n', "timeline.target_date",
-                         "must lie between"),
-    "target_before_run": ('[timeline]\ntarget_date = "2010-01"\n', "timeline.target_date",
-                          "must lie between"),
+    "unknown_department": (
+        '[departments.DPW]\nstance = "pool"\n',
+        "departments.DPW",
+        "did you mean 'DWP'?",
+    ),
+    "unknown_department_empty": ("[departments.DPW]\n", "departments.DPW", "unknown department"),
+    "unknown_authority": (
+        '[councils]\ndeveloping_at_start = ["Kent", "Manchesterr"]\n',
+        "councils.developing_at_start",
+        "did you mean 'Manchester'?",
+    ),
+    "mixed_array": (
+        '[councils]\ndeveloping_at_start = ["Kent", 3]\n',
+        "councils.developing_at_start",
+        "list of names",
+    ),
+    "stance_below_floor": (
+        '[departments.DCLG]\nstance = "withhold"\n',
+        "departments.DCLG.stance",
+        "floor",
+    ),
+    "unknown_stance": (
+        '[departments.DWP]\nstance = "pol"\n',
+        "departments.DWP.stance",
+        "did you mean 'pool'?",
+    ),
+    "target_after_run": (
+        '[timeline]\ntarget_date = "2014-01"\n',
+        "timeline.target_date",
+        "must lie between",
+    ),
+    "target_before_run": (
+        '[timeline]\ntarget_date = "2010-01"\n',
+        "timeline.target_date",
+        "must lie between",
+    ),
     "end_before_start": ('[timeline]\nend = "2011-01"\n', "timeline.end", "after"),
-    "given_twice": ('"offer.national_pooling" = true\n[offer]\nnational_pooling = false\n',
-                    "offer.national_pooling", "twice"),
+    "given_twice": (
+        '"offer.national_pooling" = true\n[offer]\nnational_pooling = false\n',
+        "offer.national_pooling",
+        "twice",
+    ),
     "name_with_slash": ('name = "../../elsewhere"\n', "name", "plain name"),
 }
 
 
 # the cases run in a real subprocess: every kind of bad input at least once
-FILE_SUBPROCESS = {("run", c) for c in (
-    "malformed_toml", "misspelt_key", "wrong_type_bool", "out_of_range", "huge_int_too_long",
-    "bad_month_13", "bad_month_words", "bad_month_one_digit", "unknown_department",
-    "unknown_authority", "stance_below_floor", "target_after_run")} | {("params", c) for c in (
-        "malformed_toml", "misspelt_key", "unknown_department")}
+FILE_SUBPROCESS = {
+    ("run", c)
+    for c in (
+        "malformed_toml",
+        "misspelt_key",
+        "wrong_type_bool",
+        "out_of_range",
+        "huge_int_too_long",
+        "bad_month_13",
+        "bad_month_words",
+        "bad_month_one_digit",
+        "unknown_department",
+        "unknown_authority",
+        "stance_below_floor",
+        "target_after_run",
+    )
+} | {("params", c) for c in ("malformed_toml", "misspelt_key", "unknown_department")}
 
 
 def _via(command: str, case: str) -> str:
     return "subprocess" if (command, case) in FILE_SUBPROCESS else "in-process"
 
 
-@pytest.mark.parametrize(("command", "case", "via"), [
-    (command, case, _via(command, case)) for command in ("run", "params")
-    for case in sorted(BAD_FILES)])
-def test_bad_scenario_file_gives_one_line_exit_2_and_writes_nothing(tmp_path, cbsim_any,
-                                                                    command, case, via):
+@pytest.mark.parametrize(
+    ("command", "case", "via"),
+    [
+        (command, case, _via(command, case))
+        for command in ("run", "params")
+        for case in sorted(BAD_FILES)
+    ],
+)
+def test_bad_scenario_file_gives_one_line_exit_2_and_writes_nothing(
+    tmp_path, cbsim_any, command, case, via
+):
     text, field, detail = BAD_FILES[case]
     scenario = tmp_path / f"{case}.toml"
     scenario.write_text(text, encoding="utf-8")
     before = tree(tmp_path)
-    args = [command, str(scenario)] + (["--out", str(tmp_path / "out")] if command == "run"
-                                       else [])
+    args = [command, str(scenario)] + (["--out", str(tmp_path / "out")] if command == "run" else [])
     result = cbsim_any(via, *args, cwd=tmp_path)
     assert_one_line_error(result, str(scenario), *([field] if field else []), detail)
     assert result.stdout == ""
@@ -167,11 +228,17 @@ def test_folder_given_as_scenario_file(tmp_path, cbsim_any):
     assert tree(tmp_path) == {"folder.toml"}
 
 
-@pytest.mark.parametrize(("raw", "via"), [
-    (b"", "in-process"), (b"\xef\xbb\xbf[council]\nspeed = 0.7\n", "in-process"),
-    (b"\xff\xfe[timeline]\n", "subprocess"), (b"name = \"caf\xe9\"\n", "in-process"),
-    (b"[timeline]\nstart = \"2011-04\"\x00\n", "in-process"),
-    (bytes(range(256)) * 4, "in-process")])
+@pytest.mark.parametrize(
+    ("raw", "via"),
+    [
+        (b"", "in-process"),
+        (b"\xef\xbb\xbf[council]\nspeed = 0.7\n", "in-process"),
+        (b"\xff\xfe[timeline]\n", "subprocess"),
+        (b'name = "caf\xe9"\n', "in-process"),
+        (b'[timeline]\nstart = "2011-04"\x00\n', "in-process"),
+        (bytes(range(256)) * 4, "in-process"),
+    ],
+)
 def test_empty_or_non_utf8_or_binary_file(tmp_path, cbsim_any, raw, via):
     scenario = tmp_path / "raw.toml"
     scenario.write_bytes(raw)
@@ -203,30 +270,38 @@ BAD_SETS = {
     "timeline.target_date=2012-4": ("timeline.target_date", "YYYY-MM"),
     "timeline.target_date=2014-01": ("timeline.target_date", "must lie between"),
     "departments.DCLG.stance=withhold": ("departments.DCLG.stance", "floor"),
-    'councils.developing_at_start=["Kentt"]': ("councils.developing_at_start",
-                                               "did you mean 'Kent'?"),
+    'councils.developing_at_start=["Kentt"]': (
+        "councils.developing_at_start",
+        "did you mean 'Kent'?",
+    ),
     "councils.developing_at_start=Kent": ("councils.developing_at_start", "list of names"),
     "council.speed=1\nx = 2": ("council.speed", "expected a number"),
     "timeline={start='2011-04'}": ("timeline", "is a section"),
 }
 
 
-SET_SUBPROCESS = {"council.sped=1", "council.speed=fast", "council.speed=",
-                  "departments.DCLG.stance=withhold"}
+SET_SUBPROCESS = {
+    "council.sped=1",
+    "council.speed=fast",
+    "council.speed=",
+    "departments.DCLG.stance=withhold",
+}
 
 
-@pytest.mark.parametrize(("option", "via"), [
-    (o, "subprocess" if o in SET_SUBPROCESS else "in-process") for o in sorted(BAD_SETS)])
-def test_bad_set_option_gives_one_line_exit_2_and_writes_nothing(tmp_path, cbsim_any, option,
-                                                                 via):
+@pytest.mark.parametrize(
+    ("option", "via"),
+    [(o, "subprocess" if o in SET_SUBPROCESS else "in-process") for o in sorted(BAD_SETS)],
+)
+def test_bad_set_option_gives_one_line_exit_2_and_writes_nothing(tmp_path, cbsim_any, option, via):
     field, detail = BAD_SETS[option]
     result = cbsim_any(via, "run", "baseline_2011", "--set", option, cwd=tmp_path)
     assert_one_line_error(result, "--set", field, detail)
     assert tree(tmp_path) == set()  # not even the default out/ folder
 
 
-@pytest.mark.parametrize(("seed", "via"), [("-1", "subprocess"), ("abc", "in-process"),
-                                         ("1.5", "in-process")])
+@pytest.mark.parametrize(
+    ("seed", "via"), [("-1", "subprocess"), ("abc", "in-process"), ("1.5", "in-process")]
+)
 def test_bad_seed_is_a_one_line_usage_error(tmp_path, cbsim_any, seed, via):
     result = cbsim_any(via, "run", "baseline_2011", "--seed", seed, cwd=tmp_path)
     assert_one_line_error(result, "--seed", seed)
@@ -236,7 +311,7 @@ def test_bad_seed_is_a_one_line_usage_error(tmp_path, cbsim_any, seed, via):
 def test_unreadable_file_gives_one_line(tmp_path, monkeypatch, capsys):
     """Permission denied (simulated: the tests run as root, who may read anything)."""
     scenario = tmp_path / "secret.toml"
-    scenario.write_text('[council]\nspeed = 1.0\n')
+    scenario.write_text("[council]\nspeed = 1.0\n")
     real = Path.read_bytes
 
     def denied(self):
@@ -257,21 +332,22 @@ def test_unreadable_file_gives_one_line(tmp_path, monkeypatch, capsys):
 # ---------------------------------------------------------------- writing the outputs
 def test_out_under_a_file_gives_one_line_and_writes_nothing(tmp_path):
     (tmp_path / "file").write_text("not a folder")
-    result = cbsim_cli("run", "baseline_2011", "--out", str(tmp_path / "file" / "run"),
-                       cwd=tmp_path)
+    result = cbsim_cli(
+        "run", "baseline_2011", "--out", str(tmp_path / "file" / "run"), cwd=tmp_path
+    )
     assert_one_line_error(result, str(tmp_path / "file" / "run"), "cannot write outputs")
     assert tree(tmp_path) == {"file"}
 
 
 def test_disk_full_while_writing_leaves_no_output(tmp_path, monkeypatch, capsys):
-    real = cbsim.runio.atomic_write_bytes
+    real = cbsim.outputs.run_files.atomic_write_bytes
 
     def full(path, data):
         if Path(path).name == "adoption.png":  # the last file written
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, data)
 
-    monkeypatch.setattr(cbsim.runio, "atomic_write_bytes", full)
+    monkeypatch.setattr(cbsim.outputs.run_files, "atomic_write_bytes", full)
     status = cli.main(["run", "baseline_2011", "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1
@@ -280,8 +356,9 @@ def test_disk_full_while_writing_leaves_no_output(tmp_path, monkeypatch, capsys)
 
 
 @pytest.mark.parametrize("failing", [1, 2, 3, 4, 5])
-def test_failed_rename_into_out_leaves_it_absent_or_complete(tmp_path, monkeypatch, capsys,
-                                                             failing):
+def test_failed_rename_into_out_leaves_it_absent_or_complete(
+    tmp_path, monkeypatch, capsys, failing
+):
     """Whichever move into --out fails, a reader finds no output or all of it."""
     out = tmp_path / "run"
     calls = {"n": 0}
@@ -295,6 +372,7 @@ def test_failed_rename_into_out_leaves_it_absent_or_complete(tmp_path, monkeypat
                 if calls["n"] == failing:
                     raise OSError(errno.EIO, os.strerror(errno.EIO), str(dst))
             return real(src, dst, *args, **kwargs)
+
         return move
 
     monkeypatch.setattr(os, "replace", moving(real_replace))
@@ -310,8 +388,9 @@ def test_failed_rename_into_out_leaves_it_absent_or_complete(tmp_path, monkeypat
 
 
 @pytest.mark.parametrize("failing", [1, 3, 4])
-def test_failed_replace_in_an_existing_out_keeps_every_file_whole(tmp_path, monkeypatch,
-                                                                  capsys, failing):
+def test_failed_replace_in_an_existing_out_keeps_every_file_whole(
+    tmp_path, monkeypatch, capsys, failing
+):
     """Re-running into an earlier run's folder: each file is the old one or the new one."""
     out = tmp_path / "run"
     assert cli.main(["run", "baseline_2011", "--seed", "2", "--out", str(out)]) == 0
@@ -371,8 +450,12 @@ def test_killed_while_writing_leaves_no_half_output(tmp_path, when):
     """SIGKILL in the middle of writing each file, and either side of the first move into
     --out: it is absent, or holds every file, whole (Linux: reads /proc/self/fd)."""
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-c", KILLER, when, str(out)], cwd=tmp_path,
-                          capture_output=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, when, str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     if when == "after-first-move":
         assert {p.name for p in out.iterdir()} == RUN_FILES

@@ -1,5 +1,5 @@
 """The workshop view in a real browser: Playwright drives Debian's Chromium (headless) against
-`cbsim viz` and `solara run cbsim/app.py` subprocesses on free ports, with no internet: the
+`cbsim viz` and `solara run cbsim/workshop/app.py` subprocesses on free ports, with no internet: the
 browser may only talk to the local server, and the server's CDN points nowhere, so every
 front-end asset must come from the offline cache that scripts/setup_browser.sh fills.
 """
@@ -18,16 +18,22 @@ from pathlib import Path
 
 import pytest
 
-from cbsim.model import CommunityBudgetModel
-from cbsim.viz import missing_solara_assets
+from cbsim.model.model import CommunityBudgetModel
+from cbsim.workshop.server import missing_solara_assets
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 SCREENSHOTS = REPO / "out" / "browser"
 UNREACHABLE_CDN = "http://127.0.0.1:9/npm/"  # the discard port: nothing listens there
 START_TIMEOUT_S = 120
@@ -36,10 +42,13 @@ UI_TIMEOUT_MS = 20_000
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(not CHROMIUM.exists(),
-                       reason="needs /usr/bin/chromium: run scripts/setup_browser.sh .venv"),
-    pytest.mark.skipif(bool(missing_solara_assets()),
-                       reason="Solara's assets are not cached: run scripts/setup_browser.sh .venv"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs /usr/bin/chromium: run scripts/setup_browser.sh .venv"
+    ),
+    pytest.mark.skipif(
+        bool(missing_solara_assets()),
+        reason="Solara's assets are not cached: run scripts/setup_browser.sh .venv",
+    ),
 ]
 
 
@@ -50,16 +59,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(command: list[str], log: Path, env: dict[str, str] | None = None,
-                 ) -> tuple[subprocess.Popen, str]:
+def start_server(
+    command: list[str],
+    log: Path,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen, str]:
     """Start a server subprocess (own process group) and wait until its page answers."""
     port = command[command.index("--port") + 1]
     url = f"http://127.0.0.1:{port}/"
-    full_env = {**os.environ, "SOLARA_ASSETS_CDN": UNREACHABLE_CDN,
-                "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", **(env or {})}
+    full_env = {
+        **os.environ,
+        "SOLARA_ASSETS_CDN": UNREACHABLE_CDN,
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+        **(env or {}),
+    }
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=full_env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -99,8 +121,9 @@ def viz_url(tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
     with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                      headless=True)
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         yield chromium
         chromium.close()
 
@@ -117,10 +140,14 @@ class Tab:
         self.page.set_default_timeout(UI_TIMEOUT_MS)
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(
-            f"request failed: {r.url} ({r.failure})"))
-        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(
-            f"HTTP {r.status}: {r.url}"))
+        self.page.on(
+            "requestfailed",
+            lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})"),
+        )
+        self.page.on(
+            "response",
+            lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"),
+        )
         self.page.goto(url)
         try:
             expect(self.page.locator(".cbsim-month")).to_be_visible(timeout=60_000)
@@ -203,7 +230,7 @@ def open_tab(browser):
 
 def start_values(scenario: str) -> CommunityBudgetModel:
     """The model the page should open with (same scenario, same default seed)."""
-    from cbsim.app import DEFAULT_SEED
+    from cbsim.workshop.app import DEFAULT_SEED
 
     return CommunityBudgetModel(scenario=scenario, rng=DEFAULT_SEED)
 
@@ -243,15 +270,16 @@ def test_slider_then_reset_restarts_with_the_new_value(viz_url, open_tab):
     assert tab.incentive("offer.funding_boost_m") == "£0m/yr"  # applies on Reset, not before
     tab.press("Reset")
     expect(tab.page.locator(".cbsim-month")).to_have_text("2011-04")
-    expect(tab.page.locator(
-        '.cbsim-incentives tr[data-path="offer.funding_boost_m"] td.value')).to_have_text(
-        "£2m/yr")
+    expect(
+        tab.page.locator('.cbsim-incentives tr[data-path="offer.funding_boost_m"] td.value')
+    ).to_have_text("£2m/yr")
     assert tab.developing() == 28
     # ... and the restarted model runs with it: £2m/yr more per council pulls councils in.
     tab.step()
     tab.step()
-    boosted = CommunityBudgetModel(scenario="baseline_2011", rng=1,
-                                   **{"offer.funding_boost_m": 2.0})
+    boosted = CommunityBudgetModel(
+        scenario="baseline_2011", rng=1, **{"offer.funding_boost_m": 2.0}
+    )
     boosted.run_for(2)
     assert tab.developing() == boosted.count_developing
 
@@ -267,9 +295,9 @@ def test_scenario_picker_restarts_with_that_scenarios_values(viz_url, open_tab):
     # the sliders start again from the picked scenario's values
     expect(tab.slider("funding boost")).to_have_attribute("aria-valuenow", "0")
     tab.press("Reset")
-    expect(tab.page.locator(
-        '.cbsim-incentives tr[data-path="offer.funding_boost_m"] td.value')).to_have_text(
-        "£0m/yr")
+    expect(
+        tab.page.locator('.cbsim-incentives tr[data-path="offer.funding_boost_m"] td.value')
+    ).to_have_text("£0m/yr")
     assert tab.text(".cbsim-scenario") == "scenario: troubled_families_2012"
 
     tab.pick_scenario("compelling_offer")
@@ -312,12 +340,22 @@ def test_every_tab_has_its_own_model(viz_url, open_tab):
 
 @pytest.fixture
 def app_file_url(tmp_path) -> Iterator[str]:
-    """`solara run cbsim/app.py` (the file, as Solara's docs have it), scenario from the
+    """`solara run cbsim/workshop/app.py` (the file, as Solara's docs have it), scenario from the
     environment. Requested before `open_tab`, so the tabs close before the server stops."""
-    command = [sys.executable, "-m", "solara", "run", "cbsim/app.py", "--port", str(free_port()),
-               "--production", "--no-open"]
-    process, url = start_server(command, tmp_path / "solara.log",
-                                env={"CBSIM_SCENARIO": "compelling_offer"})
+    command = [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        "cbsim/workshop/app.py",
+        "--port",
+        str(free_port()),
+        "--production",
+        "--no-open",
+    ]
+    process, url = start_server(
+        command, tmp_path / "solara.log", env={"CBSIM_SCENARIO": "compelling_offer"}
+    )
     yield url
     stop_server(process)
 

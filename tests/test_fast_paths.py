@@ -3,7 +3,7 @@
 - all councils decided at once (`councils_step`) == ``councils.do("step")`` per agent;
 - the peer network's draws == ``rng.choice`` on the group without the council itself;
 - the peer network's numpy influence == the scipy.sparse matrices it replaced, bit for bit,
-  and importing cbsim.network imports neither scipy nor networkx;
+  and importing cbsim.model.network imports neither scipy nor networkx;
 - the Mesa space (`model.grid`) built on first use holds every council in its own cell;
 - synthetic copies of the councils (scale benchmarks) behave like the real ones.
 """
@@ -20,10 +20,10 @@ import pandas as pd
 import pytest
 
 from cbsim import CommunityBudgetModel
-from cbsim.agents import DEVELOPING, Council
-from cbsim.draws import choices
-from cbsim.network import _groups_of, build_peer_network
-from cbsim.reference import authorities
+from cbsim.inputs.reference import authorities
+from cbsim.model.agents import DEVELOPING, Council
+from cbsim.model.draws import choices
+from cbsim.model.network import _groups_of, build_peer_network
 
 
 def _per_agent(model: CommunityBudgetModel) -> CommunityBudgetModel:
@@ -32,12 +32,15 @@ def _per_agent(model: CommunityBudgetModel) -> CommunityBudgetModel:
     return model
 
 
-@pytest.mark.parametrize("scenario, seed, overrides", [
-    ("baseline_2011", 1, {}),
-    ("compelling_offer", 2, {}),
-    ("our_place_2013", 3, {"offer.champions_network": True}),
-    ("baseline_2011", 4, {"offer.funding_boost_m": 1.0, "timeline.end": "2014-03"}),
-])
+@pytest.mark.parametrize(
+    "scenario, seed, overrides",
+    [
+        ("baseline_2011", 1, {}),
+        ("compelling_offer", 2, {}),
+        ("our_place_2013", 3, {"offer.champions_network": True}),
+        ("baseline_2011", 4, {"offer.funding_boost_m": 1.0, "timeline.end": "2014-03"}),
+    ],
+)
 def test_vectorised_council_decisions_equal_per_agent_steps(scenario, seed, overrides):
     fast = CommunityBudgetModel(scenario, rng=seed, **overrides)
     slow = _per_agent(CommunityBudgetModel(scenario, rng=seed, **overrides))
@@ -59,10 +62,14 @@ def test_council_levels_array_follows_the_agents():
 def reference_links(councils, rng, region_links, type_links, champion_links):
     """The network's links drawn the plain way: ``rng.choice`` on each group without the
     council itself, council by council (region, then type), then champions."""
+
     def others(i, members, k):
         pool = np.array([m for m in members if m != i], dtype=np.int64)
-        return rng.choice(pool, size=min(k, pool.size), replace=False).tolist() \
-            if k > 0 and pool.size else []
+        return (
+            rng.choice(pool, size=min(k, pool.size), replace=False).tolist()
+            if k > 0 and pool.size
+            else []
+        )
 
     def group(attribute, i):
         return [j for j, c in enumerate(councils) if attribute(c) == attribute(councils[i])]
@@ -72,13 +79,17 @@ def reference_links(councils, rng, region_links, type_links, champion_links):
     for i in range(len(councils)):
         for attribute, k in ((lambda c: c.region, region_links), (lambda c: c.type, type_links)):
             base |= {tuple(sorted((i, j))) for j in others(i, group(attribute, i), k)}
-    champion = {tuple(sorted((i, j))) for i in range(len(councils))
-                for j in others(i, pilots, champion_links)} - base
+    champion = {
+        tuple(sorted((i, j)))
+        for i in range(len(councils))
+        for j in others(i, pilots, champion_links)
+    } - base
     return sorted(base), sorted(champion)
 
 
-@pytest.mark.parametrize("links", [(4, 2, 2), (0, 0, 0), (0, 3, 0), (1, 0, 5), (12, 9, 30),
-                                   (200, 200, 200)])
+@pytest.mark.parametrize(
+    "links", [(4, 2, 2), (0, 0, 0), (0, 3, 0), (1, 0, 5), (12, 9, 30), (200, 200, 200)]
+)
 def test_network_draws_equal_choice_on_each_group_without_the_council(links):
     councils = authorities()
     for seed in range(4):
@@ -99,7 +110,8 @@ def test_grid_is_built_on_first_use_with_every_council_in_its_cell():
     grid = model.grid
     assert all(grid[c.index].agents == [c] for c in model.council_list)
     assert sorted(map(sorted, grid.G.edges)) == sorted(
-        map(sorted, model.network.peer_links.tolist() + model.network.champion_links.tolist()))
+        map(sorted, model.network.peer_links.tolist() + model.network.champion_links.tolist())
+    )
     for council in model.council_list[:20]:
         neighbours = {cell.coordinate for cell in council.cell.neighborhood}
         assert neighbours == set(model.network.graph.neighbors(council.index))
@@ -124,7 +136,7 @@ def test_copies_must_be_a_positive_whole_number(copies):
 
 
 def _scipy_influence(n, edges, weights):
-    """The influence matrix as cbsim.network built it with scipy.sparse (the oracle)."""
+    """The influence matrix as cbsim.model.network built it with scipy.sparse (the oracle)."""
     from scipy import sparse
 
     if not len(edges):
@@ -144,19 +156,37 @@ def _copies(k):
 
 
 @pytest.mark.parametrize("copies", [1, 3])
-@pytest.mark.parametrize("region_links, type_links, champion_links, leader_weight", [
-    (4, 2, 2, 2.0), (0, 0, 0, 2.0), (0, 0, 3, 2.0), (4, 0, 0, 0.0), (0, 3, 0, 1.0),
-    (10, 5, 6, 0.5), (1, 1, 1, 10.0), (50, 50, 20, 3.7), (3, 2, 2, 0.0), (6, 4, 1, 1e-3),
-])
+@pytest.mark.parametrize(
+    "region_links, type_links, champion_links, leader_weight",
+    [
+        (4, 2, 2, 2.0),
+        (0, 0, 0, 2.0),
+        (0, 0, 3, 2.0),
+        (4, 0, 0, 0.0),
+        (0, 3, 0, 1.0),
+        (10, 5, 6, 0.5),
+        (1, 1, 1, 10.0),
+        (50, 50, 20, 3.7),
+        (3, 2, 2, 0.0),
+        (6, 4, 1, 1e-3),
+    ],
+)
 def test_peer_share_equals_the_scipy_matrices_bit_for_bit(
-        copies, region_links, type_links, champion_links, leader_weight):
+    copies, region_links, type_links, champion_links, leader_weight
+):
     councils = _copies(copies)
     n = len(councils)
     weights = np.where(_groups_of(councils).leader, leader_weight, 1.0)
     vectors = np.random.default_rng(copies * 1000 + region_links)
     for seed in range(4):
-        network = build_peer_network(councils, np.random.default_rng(seed), region_links,
-                                     type_links, champion_links, leader_weight)
+        network = build_peer_network(
+            councils,
+            np.random.default_rng(seed),
+            region_links,
+            type_links,
+            champion_links,
+            leader_weight,
+        )
         both = np.concatenate([network.peer_links, network.champion_links])
         both = both[np.argsort(both[:, 0] * n + both[:, 1])]
         for champions, edges in ((False, network.peer_links), (True, both)):
@@ -180,8 +210,9 @@ def test_the_network_module_imports_neither_scipy_nor_networkx():
         "import sys, types\n"
         f"package = types.ModuleType('cbsim'); package.__path__ = [{str(package)!r}]\n"
         "sys.modules['cbsim'] = package\n"
-        "import cbsim.network\n"
-        "print(sorted(m for m in ('scipy', 'networkx', 'pandas', 'mesa') if m in sys.modules))\n")
+        "import cbsim.model.network\n"
+        "print(sorted(m for m in ('scipy', 'networkx', 'pandas', 'mesa') if m in sys.modules))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

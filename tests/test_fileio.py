@@ -3,7 +3,7 @@
 import json
 import os
 
-from cbsim.fileio import atomic_write_json, atomic_write_text
+from cbsim.inputs.fileio import atomic_write_json, atomic_write_text
 
 
 def test_atomic_write_replaces_whole_file_with_usual_permissions(tmp_path):

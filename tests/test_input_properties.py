@@ -27,25 +27,26 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from cbsim import CommunityBudgetModel, load_scenario
-from cbsim.errors import CbsimError, InputError
-from cbsim.parameters import declared
-from cbsim.reference import STANCES, authority_names, department_names
-from cbsim.scenario import parse_set_option, scenario_dir
+from cbsim.inputs.errors import CbsimError, InputError
+from cbsim.inputs.parameters import declared
+from cbsim.inputs.reference import STANCES, authority_names, department_names
+from cbsim.inputs.scenario import parse_set_option, scenario_dir
 
 SHIPPED = {p.stem: p.read_bytes() for p in sorted(scenario_dir().glob("*.toml"))}
 TABLES = {name: tomllib.loads(raw.decode("utf-8")) for name, raw in SHIPPED.items()}
 PATHS = sorted(declared())
 SECTIONS = sorted({p.rsplit(".", 1)[0] for p in PATHS} | {"departments"})
 # checks that involve two parameters name the later one, whichever was edited
-CONSISTENCY = {"timeline.end", "timeline.target_date"} | {p for p in PATHS
-                                                          if p.endswith(".stance")}
+CONSISTENCY = {"timeline.end", "timeline.target_date"} | {p for p in PATHS if p.endswith(".stance")}
 
 
 def fast(examples: int) -> settings:
     """Hypothesis settings: `examples` cases, no per-case deadline (CI machines vary)."""
-    return settings(max_examples=examples, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow,
-                                           HealthCheck.function_scoped_fixture])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
 
 
 _counter = itertools.count()
@@ -89,15 +90,15 @@ def toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{toml_key(k)} = {toml_value(v)}"
-                               for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(type(value))
 
 
 def dumps(table: dict, prefix: tuple[str, ...] = ()) -> str:
     """A nested table as TOML: its plain values, then a [header] per sub-table."""
-    lines = [f"{toml_key(k)} = {toml_value(v)}" for k, v in table.items()
-             if not isinstance(v, dict)]
+    lines = [
+        f"{toml_key(k)} = {toml_value(v)}" for k, v in table.items() if not isinstance(v, dict)
+    ]
     text = "\n".join(lines) + ("\n" if lines else "")
     for key, value in table.items():
         if isinstance(value, dict):
@@ -112,11 +113,40 @@ def test_the_writer_round_trips_every_shipped_scenario():
 
 
 # ------------------------------------------------------------------------ strategies
-BAD_DATES = ["2012-13", "April 2012", "2012-4", "2012-00", "0000-01", "99999-01", "2012-04-01",
-             " 2012-04", "2012-04 ", "2012-04\n", "2012/04", "12-2012", "２０１２-０４", "",
-             "1989-12", "2101-01", "-2012-04", "2012-1a"]
-HUGE = [10**30, -10**30, 2**63, 2**64, 10**300, 1e308, -1e308, 5e-324, float("nan"),
-        float("inf"), float("-inf"), 1.7976931348623157e308]
+BAD_DATES = [
+    "2012-13",
+    "April 2012",
+    "2012-4",
+    "2012-00",
+    "0000-01",
+    "99999-01",
+    "2012-04-01",
+    " 2012-04",
+    "2012-04 ",
+    "2012-04\n",
+    "2012/04",
+    "12-2012",
+    "２０１２-０４",
+    "",
+    "1989-12",
+    "2101-01",
+    "-2012-04",
+    "2012-1a",
+]
+HUGE = [
+    10**30,
+    -(10**30),
+    2**63,
+    2**64,
+    10**300,
+    1e308,
+    -1e308,
+    5e-324,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    1.7976931348623157e308,
+]
 NAMES = sorted(authority_names())
 
 
@@ -124,32 +154,52 @@ def near_miss(word: str) -> st.SearchStrategy[str]:
     """`word` with one character dropped, swapped, changed or added (a typo)."""
     n = max(len(word), 1)
     return st.one_of(
-        st.integers(0, n - 1).map(lambda i: word[:i] + word[i + 1:]),
-        st.integers(0, max(n - 2, 0)).map(lambda i: word[:i] + word[i + 1:i + 2]
-                                          + word[i:i + 1] + word[i + 2:]),
+        st.integers(0, n - 1).map(lambda i: word[:i] + word[i + 1 :]),
+        st.integers(0, max(n - 2, 0)).map(
+            lambda i: word[:i] + word[i + 1 : i + 2] + word[i : i + 1] + word[i + 2 :]
+        ),
         st.tuples(st.integers(0, n), st.characters()).map(
-            lambda t: word[:t[0]] + t[1] + word[t[0]:]),
+            lambda t: word[: t[0]] + t[1] + word[t[0] :]
+        ),
         st.tuples(st.integers(0, n - 1), st.characters()).map(
-            lambda t: word[:t[0]] + t[1] + word[t[0] + 1:]),
-        st.just(word.upper()), st.just(word.capitalize()))
+            lambda t: word[: t[0]] + t[1] + word[t[0] + 1 :]
+        ),
+        st.just(word.upper()),
+        st.just(word.capitalize()),
+    )
 
 
 months = st.builds(lambda y, m: f"{y:04d}-{m:02d}", st.integers(1985, 2105), st.integers(0, 13))
 scalars = st.one_of(
-    st.booleans(), st.integers(), st.sampled_from(HUGE),
-    st.floats(allow_nan=True, allow_infinity=True), st.floats(-2, 60),
-    st.text(max_size=20), st.sampled_from(BAD_DATES), months, st.dates(), st.times(),
-    st.sampled_from(STANCES), st.sampled_from(STANCES).flatmap(near_miss),
-    st.sampled_from(sorted(department_names())))
-authority_lists = st.lists(st.one_of(st.sampled_from(NAMES),
-                                     st.sampled_from(NAMES).flatmap(near_miss)), max_size=6)
+    st.booleans(),
+    st.integers(),
+    st.sampled_from(HUGE),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-2, 60),
+    st.text(max_size=20),
+    st.sampled_from(BAD_DATES),
+    months,
+    st.dates(),
+    st.times(),
+    st.sampled_from(STANCES),
+    st.sampled_from(STANCES).flatmap(near_miss),
+    st.sampled_from(sorted(department_names())),
+)
+authority_lists = st.lists(
+    st.one_of(st.sampled_from(NAMES), st.sampled_from(NAMES).flatmap(near_miss)), max_size=6
+)
 values = st.recursive(
     st.one_of(scalars, authority_lists),
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=8)
-keys = st.one_of(st.sampled_from(PATHS).map(lambda p: p.rsplit(".", 1)[1]),
-                 st.from_regex(r"[a-z_]{1,12}", fullmatch=True), st.text(max_size=12))
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+keys = st.one_of(
+    st.sampled_from(PATHS).map(lambda p: p.rsplit(".", 1)[1]),
+    st.from_regex(r"[a-z_]{1,12}", fullmatch=True),
+    st.text(max_size=12),
+)
 
 
 def valid_value(path: str) -> st.SearchStrategy[Any]:
@@ -162,8 +212,7 @@ def valid_value(path: str) -> st.SearchStrategy[Any]:
     if p.kind == "bool":
         return st.booleans()
     if p.kind == "month":
-        return st.builds(lambda y, m: f"{y}-{m:02d}", st.integers(2009, 2016),
-                         st.integers(1, 12))
+        return st.builds(lambda y, m: f"{y}-{m:02d}", st.integers(2009, 2016), st.integers(1, 12))
     if p.kind == "stance":
         return st.sampled_from(STANCES)
     if p.kind == "authorities":
@@ -191,8 +240,20 @@ def parent_of(table: dict, path: tuple[str, ...]) -> dict:
 def edited_tables(draw) -> tuple[dict, str, str]:
     """A shipped scenario with one random edit: (table, dotted path edited, kind of edit)."""
     table = copy.deepcopy(TABLES[draw(st.sampled_from(sorted(TABLES)))])
-    kind = draw(st.sampled_from(["remove", "misspell", "extra", "replace", "set", "set_valid",
-                                 "table_for_value", "value_for_table"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "remove",
+                "misspell",
+                "extra",
+                "replace",
+                "set",
+                "set_valid",
+                "table_for_value",
+                "value_for_table",
+            ]
+        )
+    )
     existing = leaves(table)
     if kind == "remove":
         path = draw(st.sampled_from(existing))
@@ -231,8 +292,22 @@ def edited_tables(draw) -> tuple[dict, str, str]:
 
 def corrupt(raw: bytes, data: st.DataObject) -> bytes:
     """A shipped file's bytes damaged at the byte level."""
-    kind = data.draw(st.sampled_from(["empty", "truncate", "insert", "non_utf8", "random",
-                                      "flip", "long_number", "deep", "bom", "nul"]))
+    kind = data.draw(
+        st.sampled_from(
+            [
+                "empty",
+                "truncate",
+                "insert",
+                "non_utf8",
+                "random",
+                "flip",
+                "long_number",
+                "deep",
+                "bom",
+                "nul",
+            ]
+        )
+    )
     at = data.draw(st.integers(0, len(raw)))
     if kind == "empty":
         return b""
@@ -241,13 +316,20 @@ def corrupt(raw: bytes, data: st.DataObject) -> bytes:
     if kind == "insert":
         return raw[:at] + data.draw(st.binary(min_size=1, max_size=8)) + raw[at:]
     if kind == "non_utf8":
-        return raw[:at] + data.draw(st.sampled_from([b"\xff", b"\xc3\x28", b"\xed\xa0\x80",
-                                                     b"\x80", b"\xf8\x88\x80\x80\x80"])) + raw[at:]
+        return (
+            raw[:at]
+            + data.draw(
+                st.sampled_from(
+                    [b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x80", b"\xf8\x88\x80\x80\x80"]
+                )
+            )
+            + raw[at:]
+        )
     if kind == "random":
         return data.draw(st.binary(max_size=200))
     if kind == "flip":
         at = min(at, len(raw) - 1)
-        return raw[:at] + bytes([data.draw(st.integers(0, 255))]) + raw[at + 1:]
+        return raw[:at] + bytes([data.draw(st.integers(0, 255))]) + raw[at + 1 :]
     if kind == "long_number":
         return raw + b"\n[council]\nspeed = " + b"9" * data.draw(st.integers(20, 6000)) + b"\n"
     if kind == "deep":
@@ -308,8 +390,13 @@ def names_field(exc: InputError, edited: str) -> bool:
 @example(edit=({"council": {"speed": 1e308}}, "council.speed", "set"))
 @example(edit=({"network": {"region_links": float("inf")}}, "network.region_links", "set"))
 @example(edit=({"timeline": {"end": "99999-01"}}, "timeline.end", "set"))
-@example(edit=({"councils": {"developing_at_start": ["Kent", 1.5]}},
-               "councils.developing_at_start", "set"))
+@example(
+    edit=(
+        {"councils": {"developing_at_start": ["Kent", 1.5]}},
+        "councils.developing_at_start",
+        "set",
+    )
+)
 @example(edit=({"departments": {"DPW": {}}}, "departments.DPW", "extra"))
 @example(edit=({"timeline": {"start": {"year": 2011}}}, "timeline.start", "table_for_value"))
 @example(edit=({"offer": 1}, "offer", "value_for_table"))
@@ -330,13 +417,35 @@ def test_damaged_file_is_a_valid_model_or_one_error_naming_the_file(tmp_path, da
 
 
 # ------------------------------------------------------------------------- --set values
-set_paths = st.one_of(st.sampled_from(PATHS), st.sampled_from(PATHS).flatmap(near_miss),
-                      st.sampled_from(SECTIONS), st.text(max_size=20))
-set_values = st.one_of(values.map(toml_value), st.text(max_size=20),
-                       st.sampled_from(BAD_DATES),
-                       st.sampled_from(["", "9" * 5000, "1e400", "-1e400", "nan", "inf",
-                                        "[" * 3000, "1\nx = 2", "true # comment", "[]",
-                                        "'pool'", "pool", "Kent", '["Kent", "Kent"]']))
+set_paths = st.one_of(
+    st.sampled_from(PATHS),
+    st.sampled_from(PATHS).flatmap(near_miss),
+    st.sampled_from(SECTIONS),
+    st.text(max_size=20),
+)
+set_values = st.one_of(
+    values.map(toml_value),
+    st.text(max_size=20),
+    st.sampled_from(BAD_DATES),
+    st.sampled_from(
+        [
+            "",
+            "9" * 5000,
+            "1e400",
+            "-1e400",
+            "nan",
+            "inf",
+            "[" * 3000,
+            "1\nx = 2",
+            "true # comment",
+            "[]",
+            "'pool'",
+            "pool",
+            "Kent",
+            '["Kent", "Kent"]',
+        ]
+    ),
+)
 
 
 def check_set(option: str) -> None:
@@ -362,10 +471,14 @@ def check_set(option: str) -> None:
 
 
 @fast(600)
-@given(option=st.one_of(
-    st.builds(lambda path, value: f"{path}={value}", set_paths, set_values),
-    st.sampled_from(PATHS).flatmap(  # values in range: these should mostly be accepted
-        lambda path: valid_value(path).map(lambda v: f"{path}={toml_value(v)}"))))
+@given(
+    option=st.one_of(
+        st.builds(lambda path, value: f"{path}={value}", set_paths, set_values),
+        st.sampled_from(PATHS).flatmap(  # values in range: these should mostly be accepted
+            lambda path: valid_value(path).map(lambda v: f"{path}={toml_value(v)}")
+        ),
+    )
+)
 @example(option="council.speed=")
 @example(option=f"network.region_links={10**30}")
 @example(option="timeline.target_date=2012-4")
@@ -388,8 +501,12 @@ def test_cli_on_edited_files_exits_0_or_2_with_one_line(tmp_path, edit):
     table, _, _ = edit
     scenario = write(tmp_path, dumps(table).encode("utf-8"))
     out = tmp_path / f"out_{next(_counter)}"
-    result = subprocess.run([sys.executable, "-m", "cbsim", "run", str(scenario),
-                             "--out", str(out)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "cbsim", "run", str(scenario), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Traceback" not in result.stderr
     if result.returncode == 0:
         assert json.loads((out / "outcomes.json").read_text())["final_month"]
@@ -399,13 +516,24 @@ def test_cli_on_edited_files_exits_0_or_2_with_one_line(tmp_path, edit):
         assert not out.exists()
 
 
-@pytest.mark.parametrize("option", ["council.speed=1e308", "network.region_links=" + "9" * 30,
-                                    "timeline.end=99999-01", "council.speed=\xff",
-                                    "departments.DWP={stance='pool'}"])
+@pytest.mark.parametrize(
+    "option",
+    [
+        "council.speed=1e308",
+        "network.region_links=" + "9" * 30,
+        "timeline.end=99999-01",
+        "council.speed=\xff",
+        "departments.DWP={stance='pool'}",
+    ],
+)
 def test_cli_set_exits_2_with_one_line(tmp_path, option):
-    result = subprocess.run([sys.executable, "-m", "cbsim", "run", "baseline_2011", "--set",
-                             option], capture_output=True, text=True, timeout=120,
-                            cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "cbsim", "run", "baseline_2011", "--set", option],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) == 1 and "--set" in result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -12,15 +12,25 @@ import pytest
 
 import cbsim
 from cbsim import load_scenario, parameters, simulate
-from cbsim.scenario import available_scenarios
+from cbsim.inputs.scenario import available_scenarios
 
-SHIPPED = {"baseline_2011", "compelling_offer", "dwp_engages", "our_place_2013",
-           "troubled_families_2012"}
+SHIPPED = {
+    "baseline_2011",
+    "compelling_offer",
+    "dwp_engages",
+    "our_place_2013",
+    "troubled_families_2012",
+}
 
 
 def cbsim_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cbsim.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cbsim.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 def test_run_prints_a_summary_and_writes_its_outputs(tmp_path):
@@ -29,8 +39,12 @@ def test_run_prints_a_summary_and_writes_its_outputs(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "at target date 2012-04" in result.stdout and "NOT MET" in result.stdout
     assert "DWP" in result.stdout
-    assert {p.name for p in out.iterdir()} == {"timeseries.csv", "outcomes.json",
-                                                "actions.json", "adoption.png"}
+    assert {p.name for p in out.iterdir()} == {
+        "timeseries.csv",
+        "outcomes.json",
+        "actions.json",
+        "adoption.png",
+    }
     written = json.loads((out / "outcomes.json").read_text())
     assert written == json.loads(json.dumps({"seed": 3, **simulate("baseline_2011", seed=3)}))
     series = pd.read_csv(out / "timeseries.csv")
@@ -40,9 +54,18 @@ def test_run_prints_a_summary_and_writes_its_outputs(tmp_path):
 
 def test_run_set_overrides_a_dotted_path(tmp_path):
     out = tmp_path / "run"
-    result = cbsim_cli("run", "baseline_2011", "--seed", "3", "--out", str(out),
-                       "--set", "departments.DWP.stance=pool",
-                       "--set", "departments.DWP.floor=pool")
+    result = cbsim_cli(
+        "run",
+        "baseline_2011",
+        "--seed",
+        "3",
+        "--out",
+        str(out),
+        "--set",
+        "departments.DWP.stance=pool",
+        "--set",
+        "departments.DWP.floor=pool",
+    )
     assert result.returncode == 0, result.stderr
     outcomes = json.loads((out / "outcomes.json").read_text())
     assert outcomes["stance_DWP_at_target"] == "pool" and outcomes["pooled_m_DWP"] > 0
@@ -72,8 +95,9 @@ def test_parameters_are_declared_once_with_unit_default_range_and_meaning():
             assert p.min <= p.default <= p.max
         else:
             assert p.min is None and p.max is None
-    assert {"offer.national_pooling", "departments.DWP.stance",
-            "council.peer_weight_m"} <= set(paths)
+    assert {"offer.national_pooling", "departments.DWP.stance", "council.peer_weight_m"} <= set(
+        paths
+    )
 
 
 def test_parameters_of_a_scenario_show_its_values():
@@ -112,12 +136,19 @@ def test_month_target_reached_is_a_calendar_month_or_none():
 
 def test_load_scenario_by_name_and_by_path_agree():
     by_name = load_scenario("dwp_engages")
-    by_path = load_scenario(Path(cbsim.scenario.scenario_dir()) / "dwp_engages.toml")
+    by_path = load_scenario(Path(cbsim.inputs.scenario.scenario_dir()) / "dwp_engages.toml")
     assert by_name.values == by_path.values
 
 
-@pytest.mark.parametrize("bad", ["offer.national_pooling=maybe", "council.speed=-1",
-                                 "timeline.target_date=2012-4", "nosuch.param=1"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "offer.national_pooling=maybe",
+        "council.speed=-1",
+        "timeline.target_date=2012-4",
+        "nosuch.param=1",
+    ],
+)
 def test_bad_set_values_fail_with_one_line_and_exit_2(tmp_path, bad):
     out = tmp_path / "run"
     result = cbsim_cli("run", "baseline_2011", "--set", bad, "--out", str(out))

@@ -1,6 +1,6 @@
-"""The Mesa-free kernel (`cbsim.kernel.Programme`, behind `simulate`) is the Mesa model.
+"""The Mesa-free kernel (`cbsim.model.kernel.Programme`, behind `simulate`) is the Mesa model.
 
-Both hosts run `cbsim.rules`; these tests check that they also make the same draws in the
+Both hosts run `cbsim.model.rules`; these tests check that they also make the same draws in the
 same order and record the same months: identical outcomes, action logs, monthly series and
 generator state, for every shipped scenario, many seeds and random parameter values drawn
 across the declared ranges (levers switched, departments' stances, timelines, networks).
@@ -14,13 +14,13 @@ import sys
 import numpy as np
 import pytest
 
-from cbsim.kernel import Programme, mesa_rng
-from cbsim.model import CommunityBudgetModel
-from cbsim.months import format_month, parse_month
-from cbsim.parameters import declared
-from cbsim.reference import STANCES, department_names
-from cbsim.scenario import available_scenarios, load_scenario
-from cbsim.simulate import simulate
+from cbsim.inputs.months import format_month, parse_month
+from cbsim.inputs.parameters import declared
+from cbsim.inputs.reference import STANCES, department_names
+from cbsim.inputs.scenario import available_scenarios, load_scenario
+from cbsim.model.kernel import Programme, mesa_rng
+from cbsim.model.model import CommunityBudgetModel
+from cbsim.model.simulate import simulate
 
 SCENARIOS = [s.name for s in available_scenarios()]
 
@@ -107,9 +107,12 @@ def test_the_generator_is_mesas_for_every_kind_of_seed():
 
 
 def test_the_kernel_imports_neither_mesa_nor_pandas_nor_scipy():
-    code = ("import sys; import cbsim.simulate, cbsim.kernel; "
-            "print(sorted(m for m in ('mesa', 'pandas', 'scipy', 'networkx', 'matplotlib', "
-            "'solara') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys; import cbsim.model.simulate, cbsim.model.kernel; "
+        "print(sorted(m for m in ('mesa', 'pandas', 'scipy', 'networkx', 'matplotlib', "
+        "'solara') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "[]"

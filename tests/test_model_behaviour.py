@@ -28,8 +28,10 @@ def test_baseline_devolves_no_cash_and_esf_is_aligned_not_pooled(ensemble):
         stances = model.timeseries().set_index("month")
         before_stocktake = stances.loc[:"2011-05", [c for c in stances if c.startswith("stance_")]]
         assert not (before_stocktake == "pool").any().any()
-    no_cash_by_target = [m.outcomes()["first_cash_month"] is None
-                         or m.outcomes()["first_cash_month"] > "2012-04" for _, m in runs]
+    no_cash_by_target = [
+        m.outcomes()["first_cash_month"] is None or m.outcomes()["first_cash_month"] > "2012-04"
+        for _, m in runs
+    ]
     assert np.mean(no_cash_by_target) >= 0.95
     dwp = [(m.outcomes()["aligned_m_DWP"], m.outcomes()["pooled_m_DWP"]) for _, m in runs]
     assert all(aligned > 0 for aligned, _ in dwp)  # ESF money was aligned (virtual pooling)
@@ -67,16 +69,26 @@ def test_our_place_runs_on_its_own_calendar():
 def test_more_money_on_offer_never_lowers_mean_adoption():
     spec = load_scenario("baseline_2011")
     ladder = [0.0, 0.5, 1.0, 2.0]
-    means = [np.mean([simulate(spec, seed=s, **{"offer.funding_boost_m": boost})
-                      ["share_at_target"] for s in range(100)]) for boost in ladder]
+    means = [
+        np.mean(
+            [
+                simulate(spec, seed=s, **{"offer.funding_boost_m": boost})["share_at_target"]
+                for s in range(100)
+            ]
+        )
+        for boost in ladder
+    ]
     assert all(a < b for a, b in zip(means, means[1:], strict=False)), means
 
 
 def test_without_incentives_or_peers_adoption_stays_at_the_pilots():
     nothing = {
-        "departments.DCLG.stance": "withhold", "departments.DCLG.floor": "withhold",
-        "departments.DWP.stance": "withhold", "council.savings_kept_share": 0.0,
-        "council.peer_weight_m": 0.0, "council.evidence_weight_m": 0.0,
+        "departments.DCLG.stance": "withhold",
+        "departments.DCLG.floor": "withhold",
+        "departments.DWP.stance": "withhold",
+        "council.savings_kept_share": 0.0,
+        "council.peer_weight_m": 0.0,
+        "council.evidence_weight_m": 0.0,
         "ministerial.pressure_step": 0.0,
     }
     spec = load_scenario("baseline_2011")
@@ -107,8 +119,9 @@ def test_model_is_built_from_mesa_agents_on_a_network():
 
 
 def test_overrides_use_dotted_paths_as_keywords():
-    model = CommunityBudgetModel(scenario="baseline_2011", rng=7,
-                                 **{"offer.national_pooling": True})
+    model = CommunityBudgetModel(
+        scenario="baseline_2011", rng=7, **{"offer.national_pooling": True}
+    )
     assert model.params["offer.national_pooling"] is True
     model.run_for(12)
     assert model.outcomes()["pooled_m_total"] > 0
@@ -120,8 +133,12 @@ def test_mesa_batch_run_drives_the_model():
     results = mesa.batch_run(
         CommunityBudgetModel,
         parameters={"scenario": "baseline_2011", "offer.funding_boost_m": [0.0, 2.0]},
-        rng=[0, 1], max_steps=12, number_processes=1, data_collection_period=-1,
-        display_progress=False)
+        rng=[0, 1],
+        max_steps=12,
+        number_processes=1,
+        data_collection_period=-1,
+        display_progress=False,
+    )
     assert len(results) == 4
     by_boost = {}
     for row in results:

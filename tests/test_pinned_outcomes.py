@@ -22,16 +22,34 @@ import pytest
 from cbsim import CommunityBudgetModel, load_scenario, simulate
 
 DATA = Path(__file__).parent / "data" / "pinned_outcomes.json"
-SCENARIOS = ("baseline_2011", "compelling_offer", "dwp_engages", "our_place_2013",
-             "troubled_families_2012")
+SCENARIOS = (
+    "baseline_2011",
+    "compelling_offer",
+    "dwp_engages",
+    "our_place_2013",
+    "troubled_families_2012",
+)
 SEEDS = (0, 1, 7, 42, 2011)
 OVERRIDE_RUNS: tuple[tuple[str, int, dict[str, Any]], ...] = (
     ("baseline_2011", 3, {"offer.funding_boost_m": 1.0}),
     ("baseline_2011", 5, {"offer.champions_network": True}),
-    ("baseline_2011", 11, {"offer.national_pooling": True, "offer.reinvest_savings": True,
-                           "departments.DWP.stance": "align"}),
-    ("baseline_2011", 13, {"ministerial.sweeteners": ["champions_network", "funding_boost"],
-                           "timeline.end": "2014-03"}),
+    (
+        "baseline_2011",
+        11,
+        {
+            "offer.national_pooling": True,
+            "offer.reinvest_savings": True,
+            "departments.DWP.stance": "align",
+        },
+    ),
+    (
+        "baseline_2011",
+        13,
+        {
+            "ministerial.sweeteners": ["champions_network", "funding_boost"],
+            "timeline.end": "2014-03",
+        },
+    ),
     ("dwp_engages", 17, {"council.peer_weight_m": 4.0, "network.champion_links": 4}),
 )
 # Full traces (series, log, network, councils) for a few runs, with one mid-run change.
@@ -41,8 +59,12 @@ TRACE_RUNS: tuple[tuple[str, int, dict[str, Any]], ...] = (
     ("our_place_2013", 3, {"offer.champions_network": True}),
     OVERRIDE_RUNS[3],
 )
-SET_PARAMETER_RUN = ("baseline_2011", 4, 6, {"offer.champions_network": True,
-                                              "offer.funding_boost_m": 0.8})
+SET_PARAMETER_RUN = (
+    "baseline_2011",
+    4,
+    6,
+    {"offer.champions_network": True, "offer.funding_boost_m": 0.8},
+)
 
 
 def _key(scenario: str, seed: int, overrides: dict[str, Any]) -> str:
@@ -50,8 +72,10 @@ def _key(scenario: str, seed: int, overrides: dict[str, Any]) -> str:
 
 
 def _trace(model: CommunityBudgetModel) -> dict[str, Any]:
-    edges = sorted((int(min(a, b)), int(max(a, b)), d["kind"])
-                   for a, b, d in model.network.graph.edges(data=True))
+    edges = sorted(
+        (int(min(a, b)), int(max(a, b)), d["kind"])
+        for a, b, d in model.network.graph.edges(data=True)
+    )
     return {
         "outcomes": model.outcomes(),
         "timeseries": model.timeseries().to_dict(orient="list"),
@@ -60,8 +84,9 @@ def _trace(model: CommunityBudgetModel) -> dict[str, Any]:
         "council_levels": [c.level for c in model.council_list],
         "council_thresholds": [c.threshold_m for c in model.council_list],
         "council_capacities": [c.capacity for c in model.council_list],
-        "departments": {d.name: [d.level, d.pressure, d.pooled_m, d.aligned_m]
-                        for d in model.departments},
+        "departments": {
+            d.name: [d.level, d.pressure, d.pooled_m, d.aligned_m] for d in model.departments
+        },
     }
 
 

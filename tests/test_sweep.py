@@ -19,11 +19,11 @@ import pytest
 from sweep_designs import experiment_text, longer
 
 import cbsim
-import cbsim.sweep as sweep_module
+import cbsim.sweep.run as sweep_module
 from cbsim.cli import main
-from cbsim.errors import CbsimError, InputError
-from cbsim.experiment import load_experiment, run_seed
-from cbsim.sweep import SerialEngine, run_sweep
+from cbsim.inputs.errors import CbsimError, InputError
+from cbsim.inputs.experiment import load_experiment, run_seed
+from cbsim.sweep.run import SerialEngine, run_sweep
 
 TINY = experiment_text(replicates=3, seed=99)  # 12 runs
 LONGER = longer(seed=99)  # 300 runs: long enough (a second or more on 2 workers) to be killed
@@ -76,10 +76,21 @@ def test_rows_hold_ids_seeds_factors_outcomes_and_error(serial_tiny):
     runs = table(out)
     exp = load_experiment(path)
     design = exp.design()
-    assert list(runs.columns[:6]) == ["run_id", "design_point", "replicate", "seed",
-                                      "offer.funding_boost_m", "offer.national_pooling"]
-    assert {"target_met", "share_at_target", "count_at_target", "pooled_m_total",
-            "month_target_reached"} <= set(runs.columns)
+    assert list(runs.columns[:6]) == [
+        "run_id",
+        "design_point",
+        "replicate",
+        "seed",
+        "offer.funding_boost_m",
+        "offer.national_pooling",
+    ]
+    assert {
+        "target_met",
+        "share_at_target",
+        "count_at_target",
+        "pooled_m_total",
+        "month_target_reached",
+    } <= set(runs.columns)
     assert runs.columns[-1] == "error" and runs["error"].isna().all()
     assert runs["run_id"].is_unique
     for _, row in runs.iterrows():
@@ -91,8 +102,9 @@ def test_rows_hold_ids_seeds_factors_outcomes_and_error(serial_tiny):
         assert row["offer.national_pooling"] == point["offer.national_pooling"]
     # a row is exactly what simulate returns for that run's seed and values
     row = runs.iloc[7]
-    direct = cbsim.simulate(exp.base_scenario(), seed=int(row["seed"]),
-                            **design[int(row["design_point"])])
+    direct = cbsim.simulate(
+        exp.base_scenario(), seed=int(row["seed"]), **design[int(row["design_point"])]
+    )
     for key, value in direct.items():
         assert (pd.isna(row[key]) and value is None) or row[key] == value, key
     assert runs["target_met"].dtype == bool
@@ -187,9 +199,11 @@ def test_a_run_that_raises_is_recorded_with_its_error(serial_tiny, tmp_path, mon
     assert pd.isna(runs.loc[4, "share_at_target"]) and pd.isna(runs.loc[4, "target_met"])
     others = runs.drop(index=4)
     assert others["error"].isna().all()
-    pd.testing.assert_frame_equal(others.drop(columns="target_met"),
-                                  expected.drop(index=4).drop(columns="target_met"),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        others.drop(columns="target_met"),
+        expected.drop(index=4).drop(columns="target_met"),
+        check_dtype=False,
+    )
     assert manifest(out)["runs"] == {"planned": 12, "done": 12, "failed": 1}
 
 
@@ -226,7 +240,8 @@ class FlakyPool(SerialEngine):
 
 
 def test_batches_lost_with_a_worker_are_resubmitted_and_in_flight_work_is_bounded(
-        serial_tiny, tmp_path, monkeypatch):
+    serial_tiny, tmp_path, monkeypatch
+):
     path, full = serial_tiny
     engines = []
 
@@ -244,8 +259,10 @@ def test_batches_lost_with_a_worker_are_resubmitted_and_in_flight_work_is_bounde
 
 
 # ------------------------------------------------------------------ the local process pool
-LINUX = pytest.mark.skipif(sys.platform != "linux" or not Path("/proc/self/task").is_dir(),
-                           reason="the pool forks on Linux; needs /proc")
+LINUX = pytest.mark.skipif(
+    sys.platform != "linux" or not Path("/proc/self/task").is_dir(),
+    reason="the pool forks on Linux; needs /proc",
+)
 
 # Run in a fresh process (this one has other threads, e.g. Dask's): a pool started while
 # the parent holds a folder lock and handles SIGTERM and SIGUSR1, then a worker's death.
@@ -253,8 +270,8 @@ FORK_CHECK = r"""
 import json, os, signal, sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-import cbsim.sweep as sweep
-from cbsim.experiment import load_experiment
+import cbsim.sweep.run as sweep
+from cbsim.inputs.experiment import load_experiment
 
 def open_files():
     return [os.readlink(fd) for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink()]
@@ -293,17 +310,35 @@ print(json.dumps(seen))
 
 @LINUX
 def test_pool_workers_are_forked_without_the_parents_lock_signal_handlers_or_threads(
-        serial_tiny, tmp_path):
+    serial_tiny, tmp_path
+):
     path, _ = serial_tiny
-    result = subprocess.run([sys.executable, "-W", "always::DeprecationWarning", "-c",
-                             FORK_CHECK, str(path), str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "always::DeprecationWarning",
+            "-c",
+            FORK_CHECK,
+            str(path),
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
-    assert seen == {"method": "fork", "handlers": ["SIG_IGN", "SIG_DFL", "SIG_DFL"],
-                    "lock held by a worker": False, "broken": True,
-                    "old pool's thread gone": True, "method after restart": "fork",
-                    "lock held after restart": False, "same runs": True}
+    assert seen == {
+        "method": "fork",
+        "handlers": ["SIG_IGN", "SIG_DFL", "SIG_DFL"],
+        "lock held by a worker": False,
+        "broken": True,
+        "old pool's thread gone": True,
+        "method after restart": "fork",
+        "lock held after restart": False,
+        "same runs": True,
+    }
     # Python 3.12 warns (it cannot raise: -W error does not apply) when it forks a process
     # with threads; the pool forks before it starts its own, and again once they are gone
     assert "multi-threaded" not in result.stderr, result.stderr
@@ -317,16 +352,26 @@ def test_pool_uses_a_fork_server_when_other_threads_run(monkeypatch):
 
 
 # ------------------------------------------------------------------ lean imports
-HEAVY = ("pandas", "matplotlib", "solara", "mesa", "SALib", "scipy", "networkx", "dask",
-         "distributed", "pyarrow.compute")
+HEAVY = (
+    "pandas",
+    "matplotlib",
+    "solara",
+    "mesa",
+    "SALib",
+    "scipy",
+    "networkx",
+    "dask",
+    "distributed",
+    "pyarrow.compute",
+)
 LEAN_CHECK = r"""
 import sys
 heavy = lambda: sorted(m for m in sys.argv[3].split(",") if m in sys.modules)
-import cbsim.simulate  # the submodule first: `cbsim.simulate` is still the function
+import cbsim.model.simulate  # the submodule first: `cbsim.simulate` is still the function
 import cbsim
 print("import cbsim", heavy(), cbsim.simulate.__name__, callable(cbsim.parameters))
-import cbsim.sweep
-print("import cbsim.sweep", heavy())
+import cbsim.sweep.run
+print("import cbsim.sweep.run", heavy())
 from cbsim.cli import main
 status = main(["sweep", sys.argv[1], "--out", sys.argv[2], "--workers", "2"])
 print("cbsim sweep", heavy(), status)
@@ -334,21 +379,28 @@ print("cbsim sweep", heavy(), status)
 
 
 def test_the_sweep_imports_no_heavy_module(serial_tiny, tmp_path):
-    """Neither `import cbsim.sweep` nor a `cbsim sweep` (probe run and workers' runs
+    """Neither `import cbsim.sweep.run` nor a `cbsim sweep` (probe run and workers' runs
     included) imports pandas, Mesa, scipy, networkx, plotting or Dask."""
     path, _ = serial_tiny
-    result = subprocess.run([sys.executable, "-c", LEAN_CHECK, str(path), str(tmp_path / "o"),
-                             ",".join(HEAVY)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", LEAN_CHECK, str(path), str(tmp_path / "o"), ",".join(HEAVY)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if "[" in line]
-    assert lines == ["import cbsim [] simulate True", "import cbsim.sweep []",
-                     "cbsim sweep [] 0"], result.stdout
+    assert lines == [
+        "import cbsim [] simulate True",
+        "import cbsim.sweep.run []",
+        "cbsim sweep [] 0",
+    ], result.stdout
 
 
 def test_cbsim_imports_its_public_names_on_first_use():
     for name in cbsim.__all__:
         assert getattr(cbsim, name) is not None
-    assert cbsim.simulate.__module__ == "cbsim.simulate" and callable(cbsim.parameters)
+    assert cbsim.simulate.__module__ == "cbsim.model.simulate" and callable(cbsim.parameters)
     assert set(cbsim.__all__) <= set(dir(cbsim))
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         cbsim.nothing  # noqa: B018
@@ -376,10 +428,24 @@ def longer(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
 
 
 def start_sweep(path: Path, out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cbsim", "sweep", str(path), "--out",
-                             str(out), "--workers", "2", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cbsim",
+            "sweep",
+            str(path),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_for_parts(out: Path, proc: subprocess.Popen, n: int = 1) -> None:
@@ -391,8 +457,7 @@ def wait_for_parts(out: Path, proc: subprocess.Popen, n: int = 1) -> None:
 
 
 @pytest.mark.slow
-def test_sigkill_keeps_finished_runs_and_resume_completes_without_duplicates(longer,
-                                                                              tmp_path):
+def test_sigkill_keeps_finished_runs_and_resume_completes_without_duplicates(longer, tmp_path):
     path, expected = longer
     out = tmp_path / "killed"
     proc = start_sweep(path, out)
@@ -404,12 +469,27 @@ def test_sigkill_keeps_finished_runs_and_resume_completes_without_duplicates(lon
     assert partial["run_id"].is_unique
     # every finished run is kept exactly as an uninterrupted sweep has it
     pd.testing.assert_frame_equal(
-        partial, expected[expected["run_id"].isin(partial["run_id"])].reset_index(drop=True))
+        partial, expected[expected["run_id"].isin(partial["run_id"])].reset_index(drop=True)
+    )
     assert manifest(out)["status"] == "running"  # killed: nobody could say otherwise
 
-    resumed = subprocess.run([sys.executable, "-m", "cbsim", "sweep", str(path), "--out",
-                              str(out), "--workers", "2", "--resume"],
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cbsim",
+            "sweep",
+            str(path),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--resume",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(expected) - len(partial):,} runs" in resumed.stdout
     final = table(out)
@@ -486,8 +566,9 @@ def test_a_killed_sweep_leaves_no_worker_and_no_lock_behind(tmp_path):
     """SIGKILL the sweep alone (not its workers), new and resumed (its lock held when the
     pool forks): no worker holds the lock, the next resume takes it at once, and the
     workers die with the sweep."""
-    path = write_experiment(tmp_path, LONGER.replace("replicates = 25", "replicates = 250"),
-                            "longest.toml")  # 3,000 runs: a few seconds
+    path = write_experiment(
+        tmp_path, LONGER.replace("replicates = 25", "replicates = 250"), "longest.toml"
+    )  # 3,000 runs: a few seconds
     out = tmp_path / "parent-killed"
     for extra in ((), ("--resume",)):
         before = len(list((out / "runs").glob("part-*.parquet"))) if out.exists() else 0
@@ -499,8 +580,9 @@ def test_a_killed_sweep_leaves_no_worker_and_no_lock_behind(tmp_path):
             lock = str(out / ".lock")
             assert lock in [os.readlink(fd) for fd in Path(f"/proc/{proc.pid}/fd").iterdir()]
             for worker in workers:
-                assert lock not in [os.readlink(fd) for fd in
-                                    Path(f"/proc/{worker}/fd").iterdir()], worker
+                assert lock not in [
+                    os.readlink(fd) for fd in Path(f"/proc/{worker}/fd").iterdir()
+                ], worker
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             sweep_module._lock(out).close()  # at once: nobody holds it
@@ -512,9 +594,23 @@ def test_a_killed_sweep_leaves_no_worker_and_no_lock_behind(tmp_path):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-    resumed = subprocess.run([sys.executable, "-m", "cbsim", "sweep", str(path), "--out",
-                              str(out), "--workers", "2", "--resume"],
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cbsim",
+            "sweep",
+            str(path),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--resume",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     final = table(out)
     assert final["run_id"].tolist() == list(range(3000)) and final["error"].isna().all()

@@ -25,12 +25,12 @@ import pandas as pd
 import pytest
 from sweep_designs import experiment_text, longer
 
-import cbsim.analysis as analysis_module
-import cbsim.fileio as fileio
-import cbsim.sweep as sweep_module
+import cbsim.analysis.report as analysis_module
+import cbsim.inputs.fileio as fileio
+import cbsim.sweep.run as sweep_module
 from cbsim.cli import main
-from cbsim.experiment import run_seed
-from cbsim.sweep import EXIT_RUNS_FAILED, WORKER_DIED, run_sweep
+from cbsim.inputs.experiment import run_seed
+from cbsim.sweep.run import EXIT_RUNS_FAILED, WORKER_DIED, run_sweep
 
 FAULTS = Path(__file__).resolve().parent / "faults"
 
@@ -55,16 +55,25 @@ def fault_env(**faults: str) -> dict[str, str]:
     return env
 
 
-def cbsim(*args: str, python: tuple[str, ...] = (), **faults: str
-          ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *python, "-m", "cbsim", *args], capture_output=True,
-                          text=True, timeout=300, env=fault_env(**faults))
+def cbsim(*args: str, python: tuple[str, ...] = (), **faults: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *python, "-m", "cbsim", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=fault_env(**faults),
+    )
 
 
 def start(*args: str, **faults: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cbsim", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env=fault_env(**faults))
+    return subprocess.Popen(
+        [sys.executable, "-m", "cbsim", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=fault_env(**faults),
+    )
 
 
 def parts(out: Path) -> list[Path]:
@@ -114,7 +123,8 @@ def assert_is_part_of(partial: pd.DataFrame, expected: pd.DataFrame) -> None:
     """Every row kept is exactly the uninterrupted sweep's row for that run id."""
     assert partial["run_id"].is_unique
     pd.testing.assert_frame_equal(
-        partial, expected[expected["run_id"].isin(partial["run_id"])].reset_index(drop=True))
+        partial, expected[expected["run_id"].isin(partial["run_id"])].reset_index(drop=True)
+    )
 
 
 def one_line(err: str) -> str:
@@ -145,13 +155,22 @@ def longer(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
 # ------------------------------------------------------------------ worker processes
 @pytest.mark.slow
 def test_runs_that_kill_their_worker_are_recorded_failed_alone_and_resume_retries_them(
-        small, tmp_path):
+    small, tmp_path
+):
     """Runs 5 and 17 kill their pool worker every time, run 3's model raises."""
     path, expected = small
     out = tmp_path / "culprits"
     seed = lambda run_id: str(run_seed(7, run_id))  # noqa: E731
-    result = cbsim("sweep", str(path), "--out", str(out), "--workers", "2",
-                   kill_seeds=f"{seed(5)},{seed(17)}", raise_seeds=seed(3))
+    result = cbsim(
+        "sweep",
+        str(path),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        kill_seeds=f"{seed(5)},{seed(17)}",
+        raise_seeds=seed(3),
+    )
     assert result.returncode == EXIT_RUNS_FAILED == 3, result.stderr
     assert "24 of 24 done, 3 failed" in result.stdout
     assert "2 lost with their worker process, run again by --resume" in result.stdout
@@ -161,8 +180,9 @@ def test_runs_that_kill_their_worker_are_recorded_failed_alone_and_resume_retrie
     assert failed["run_id"].tolist() == [3, 5, 17]  # only the culprits: not their batches
     for run_id in (5, 17):
         error = runs.loc[run_id, "error"]
-        assert error.startswith(f"{WORKER_DIED} running this run (2 times, alone, killed by "
-                                "SIGKILL)"), error
+        assert error.startswith(
+            f"{WORKER_DIED} running this run (2 times, alone, killed by SIGKILL)"
+        ), error
     assert runs.loc[3, "error"] == f"ValueError: injected model failure for seed {seed(3)}"
     assert failed[["target_met", "share_at_target"]].isna().all().all()
     ok = runs["error"].isna()  # (failed rows' empty outcomes make integer columns float)
@@ -185,8 +205,7 @@ def test_runs_that_kill_their_worker_are_recorded_failed_alone_and_resume_retrie
     assert "2 runs in" in resumed.stdout and "1 failed" in resumed.stdout
     runs = table(out)
     assert runs["error"].notna().tolist() == [i == 3 for i in range(24)]
-    pd.testing.assert_frame_equal(runs.drop(index=3), expected.drop(index=3),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(runs.drop(index=3), expected.drop(index=3), check_dtype=False)
     m = manifest(out)
     assert m["runs"] == {"planned": 24, "done": 24, "failed": 1}
     assert m["sessions"][1]["runs_retried"] == 2 and m["sessions"][1]["runs"] == 2
@@ -199,8 +218,16 @@ def test_a_worker_killed_once_costs_no_run(small, tmp_path):
     out = tmp_path / "once"
     marks = tmp_path / "marks"
     marks.mkdir()
-    result = cbsim("sweep", str(path), "--out", str(out), "--workers", "2",
-                   kill_seeds=str(run_seed(7, 9)), once_dir=str(marks))
+    result = cbsim(
+        "sweep",
+        str(path),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        kill_seeds=str(run_seed(7, 9)),
+        once_dir=str(marks),
+    )
     assert result.returncode == 0, result.stderr
     assert (marks / str(run_seed(7, 9))).exists()  # the fault did happen
     pd.testing.assert_frame_equal(table(out), expected)
@@ -224,8 +251,18 @@ def test_a_pool_forked_again_after_a_worker_death_forks_without_threads(small, t
             for part in parts(out)[-4:]:  # lose the runs of four parts, run 20's among them
                 part.unlink()
         extra = ("--resume",) if attempt else ()
-        result = cbsim("sweep", str(path), "--out", str(out), "--workers", "2", *extra,
-                       python=warn, kill_seeds=str(run_seed(7, run_id)), once_dir=str(marks))
+        result = cbsim(
+            "sweep",
+            str(path),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            *extra,
+            python=warn,
+            kill_seeds=str(run_seed(7, run_id)),
+            once_dir=str(marks),
+        )
         assert result.returncode == 0, result.stderr
         assert (marks / str(run_seed(7, run_id))).exists()  # the worker did die
         assert manifest(out)["sessions"][attempt]["worker_restarts"] == 1
@@ -234,8 +271,7 @@ def test_a_pool_forked_again_after_a_worker_death_forks_without_threads(small, t
 
 
 @pytest.mark.slow
-def test_workers_that_always_die_stop_the_sweep_with_one_line_and_nothing_lost(small,
-                                                                               tmp_path):
+def test_workers_that_always_die_stop_the_sweep_with_one_line_and_nothing_lost(small, tmp_path):
     """Every run kills its worker (say, workers that cannot start): the sweep gives up."""
     path, expected = small
     out = tmp_path / "hopeless"
@@ -262,8 +298,18 @@ def test_a_killed_dask_worker_is_rescheduled_and_the_table_is_complete(longer, t
     out = tmp_path / "dask"
     marks = tmp_path / "marks"
     marks.mkdir()
-    proc = start("sweep", str(path), "--out", str(out), "--workers", "2", "--scheduler",
-                 "local", kill_seeds=str(run_seed(7, 250)), once_dir=str(marks))
+    proc = start(
+        "sweep",
+        str(path),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--scheduler",
+        "local",
+        kill_seeds=str(run_seed(7, 250)),
+        once_dir=str(marks),
+    )
     try:
         assert wait_for_parts(out, proc, 1), proc.communicate()
         workers = [c for c in children(proc.pid) if "spawn_main" in cmdline(c)]
@@ -286,7 +332,8 @@ def test_a_killed_dask_worker_is_rescheduled_and_the_table_is_complete(longer, t
 # ------------------------------------------------------------------ the sweep killed
 @pytest.mark.slow
 def test_sweep_sigkilled_repeatedly_at_random_moments_then_resumed_equals_uninterrupted(
-        longer, tmp_path):
+    longer, tmp_path
+):
     path, expected = longer
     out = tmp_path / "killed"
     rng = random.Random()
@@ -334,8 +381,9 @@ def test_sweep_killed_half_way_through_each_start_up_write_resumes(small, tmp_pa
     manifest in place, 5 is the first part file. The folder is absent or resumable."""
     path, expected = small
     out = tmp_path / "out"
-    killed = cbsim("sweep", str(path), "--out", str(out), "--workers", "1",
-                   kill_at_write=str(write))
+    killed = cbsim(
+        "sweep", str(path), "--out", str(out), "--workers", "1", kill_at_write=str(write)
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert out.exists() == (write > 3)
     if write <= 3:
@@ -410,8 +458,9 @@ def fail_writes_after(monkeypatch, n: int, code: int, match: str = "") -> None:
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
-def test_write_failure_mid_sweep_is_one_line_and_keeps_finished_runs(small, tmp_path,
-                                                                     monkeypatch, capsys, code):
+def test_write_failure_mid_sweep_is_one_line_and_keeps_finished_runs(
+    small, tmp_path, monkeypatch, capsys, code
+):
     path, expected = small
     out = tmp_path / "out"
     fail_writes_after(monkeypatch, 4, code, match="part-")  # 4 parts of 3 runs, then full
@@ -480,8 +529,9 @@ def test_read_only_output_folder_real_mount(longer, tmp_path, mounts):
     try:
         assert wait_for_parts(out, proc, 2), proc.communicate()
         # busy (EBUSY) only while the sweep has a file open to write: try again
-        assert any(_mount("-o", "remount,ro,bind", str(view)) or time.sleep(0.002)
-                   for _ in range(2000))
+        assert any(
+            _mount("-o", "remount,ro,bind", str(view)) or time.sleep(0.002) for _ in range(2000)
+        )
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

@@ -14,7 +14,7 @@ import time
 from mesa import batch_run
 
 from cbsim import CommunityBudgetModel
-from cbsim.experiment import load_experiment, run_seed
+from cbsim.inputs.experiment import load_experiment, run_seed
 
 
 def main() -> None:
@@ -25,9 +25,15 @@ def main() -> None:
     parameters["scenario"] = exp.scenario
     seeds = [run_seed(exp.seed, r) for r in range(exp.replicates)]
     start = time.perf_counter()
-    rows = batch_run(CommunityBudgetModel, parameters=parameters, rng=seeds,
-                     number_processes=processes, data_collection_period=period,
-                     max_steps=10_000, display_progress=False)
+    rows = batch_run(
+        CommunityBudgetModel,
+        parameters=parameters,
+        rng=seeds,
+        number_processes=processes,
+        data_collection_period=period,
+        max_steps=10_000,
+        display_progress=False,
+    )
     seconds = time.perf_counter() - start
     runs = len({row["RunId"] for row in rows})
     # Same work as the sweep? The first design point's final counts, to compare with its table.
@@ -35,8 +41,9 @@ def main() -> None:
     final: dict[int, tuple[float, int]] = {}
     for row in rows:
         if all(row[path] == value for path, value in first.items()):
-            final[row["RunId"]] = max(final.get(row["RunId"], (-1.0, 0)),
-                                      (row["Step"], row["developing"]))
+            final[row["RunId"]] = max(
+                final.get(row["RunId"], (-1.0, 0)), (row["Step"], row["developing"])
+            )
     check = sum(count for _, count in final.values())
     print(f"seconds={seconds:.6f} runs={runs} rows={len(rows)} point0_final_sum={check}")
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 import sys
 import time
 
-from cbsim.experiment import load_experiment, run_seed
-from cbsim.simulate import simulate
+from cbsim.inputs.experiment import load_experiment, run_seed
+from cbsim.model.simulate import simulate
 
 
 def run_specs(path: str) -> list[tuple[int, int, dict]]:
     """(run id, seed, overrides) of every run of the experiment, as the sweep makes them."""
     exp = load_experiment(path)
     design = exp.design()
-    return [(i, run_seed(exp.seed, i), design[i // exp.replicates])
-            for i in range(exp.n_runs())]
+    return [(i, run_seed(exp.seed, i), design[i // exp.replicates]) for i in range(exp.n_runs())]
 
 
 def main() -> None:

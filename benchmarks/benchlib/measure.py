@@ -40,17 +40,23 @@ def run_tree(args: list[str], interval: float = 0.2, cwd: Path | None = None) ->
     done = subprocess.run(sampler, cwd=cwd or REPO, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["returncode"] != 0:
-        raise RuntimeError(f"{' '.join(args)} failed ({result['returncode']}):\n"
-                           f"{result['output']}")
-    return TreeRun(result["seconds"], result["peak_pss_mb"], result["peak_rss_mb"],
-                   result["processes"], result["output"])
+        raise RuntimeError(f"{' '.join(args)} failed ({result['returncode']}):\n{result['output']}")
+    return TreeRun(
+        result["seconds"],
+        result["peak_pss_mb"],
+        result["peak_rss_mb"],
+        result["processes"],
+        result["output"],
+    )
 
 
 def spread(values: list[float]) -> str:
     """Median, quartiles and range of `values` as one line."""
     q1, med, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return (f"median {med:.3f}  IQR {q1:.3f}-{q3:.3f}  min {min(values):.3f}  "
-            f"max {max(values):.3f}  (n={len(values)})")
+    return (
+        f"median {med:.3f}  IQR {q1:.3f}-{q3:.3f}  min {min(values):.3f}  "
+        f"max {max(values):.3f}  (n={len(values)})"
+    )
 
 
 def verdict(ok: bool) -> str:
@@ -70,6 +76,8 @@ def machine() -> str:
         pass
     ram = psutil.virtual_memory().total / 2**30
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {model}, "
-            f"{ram:.1f} GiB RAM, Python {platform.python_version()}, "
-            f"load average {load:.2f} at start")
+    return (
+        f"{os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {model}, "
+        f"{ram:.1f} GiB RAM, Python {platform.python_version()}, "
+        f"load average {load:.2f} at start"
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-from cbsim.sweep import run_sweep
+from cbsim.sweep.run import run_sweep
 
 
 def main() -> None:

@@ -41,7 +41,7 @@ def tree_memory(root: psutil.Process) -> tuple[float, float, int]:
 
 def main() -> None:
     interval = float(sys.argv[1])
-    args = sys.argv[sys.argv.index("--") + 1:]
+    args = sys.argv[sys.argv.index("--") + 1 :]
     peak = {"pss": 0.0, "rss": 0.0, "n": 0}
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -62,9 +62,18 @@ def main() -> None:
     seconds = time.perf_counter() - start
     stop.set()
     sampler.join()
-    print(json.dumps({"seconds": seconds, "peak_pss_mb": peak["pss"] / 2**20,
-                      "peak_rss_mb": peak["rss"] / 2**20, "processes": peak["n"],
-                      "returncode": proc.returncode, "output": output}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_pss_mb": peak["pss"] / 2**20,
+                "peak_rss_mb": peak["rss"] / 2**20,
+                "processes": peak["n"],
+                "returncode": proc.returncode,
+                "output": output,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Python imports a `sitecustomize` module at start-up if one is on the path. The fault tests
 start `cbsim` with this folder on PYTHONPATH, so every process of theirs (the sweep, Dask
 nannies and workers, and pool workers started by a fork server) loads this file; pool
-workers forked by the sweep (Linux) inherit the sweep's patched `cbsim.sweep`. Either way a
+workers forked by the sweep (Linux) inherit the sweep's patched `cbsim.sweep.run`. Either way a
 run kills the worker process that runs it. It does nothing unless one of these environment
 variables is set:
 
@@ -13,7 +13,7 @@ variables is set:
   runs (a marker file per seed in this folder): a transient fault.
 - ``CBSIM_FAULT_RAISE_SEEDS``: comma-separated run seeds whose model raises ``ValueError``.
 - ``CBSIM_FAULT_KILL_AT_WRITE``: N; the process kills itself half-way through writing the
-  Nth file it opens for writing with ``os.fdopen(fd, "wb")`` (what `cbsim.fileio` does),
+  Nth file it opens for writing with ``os.fdopen(fd, "wb")`` (what `cbsim.inputs.fileio` does),
   leaving a half-written temporary file behind.
 """
 
@@ -32,9 +32,9 @@ def _die() -> None:
 
 
 def _patch_runs(kill: set[int], once_dir: str | None, fail: set[int]) -> None:
-    import cbsim.sweep
+    import cbsim.sweep.run
 
-    real = cbsim.sweep.simulate
+    real = cbsim.sweep.run.simulate
 
     def simulate(scenario, seed=None, **overrides):
         if seed in fail:
@@ -51,7 +51,7 @@ def _patch_runs(kill: set[int], once_dir: str | None, fail: set[int]) -> None:
                 _die()
         return real(scenario, seed=seed, **overrides)
 
-    cbsim.sweep.simulate = simulate
+    cbsim.sweep.run.simulate = simulate
 
 
 def _patch_writes(n: int) -> None:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cbsim.draws import SamplePlan
-from cbsim.reference import Authority
+from cbsim.inputs.reference import Authority
+from cbsim.model.draws import SamplePlan
 
 if TYPE_CHECKING:  # networkx and scipy are imported on first use: headless runs need neither
     import networkx as nx
@@ -26,10 +26,15 @@ LEADER_AREAS = frozenset({"Greater Manchester", "West London", "Essex"})
 
 # Rough geographic centres of the nine English regions (x east, y north), for a map-like layout.
 REGION_CENTRES = {
-    "North East": (0.62, 0.92), "North West": (0.36, 0.80),
-    "Yorkshire and the Humber": (0.64, 0.74), "West Midlands": (0.40, 0.52),
-    "East Midlands": (0.62, 0.55), "East of England": (0.88, 0.44),
-    "London": (0.74, 0.28), "South East": (0.80, 0.10), "South West": (0.22, 0.16),
+    "North East": (0.62, 0.92),
+    "North West": (0.36, 0.80),
+    "Yorkshire and the Humber": (0.64, 0.74),
+    "West Midlands": (0.40, 0.52),
+    "East Midlands": (0.62, 0.55),
+    "East of England": (0.88, 0.44),
+    "London": (0.74, 0.28),
+    "South East": (0.80, 0.10),
+    "South West": (0.22, 0.16),
 }
 
 
@@ -64,8 +69,9 @@ class Influence:
 
         keep = self.weights != 0  # scipy's matrix product drops zero entries
         indptr = np.concatenate([[0], np.cumsum(np.bincount(self.rows[keep], minlength=self.n))])
-        return sparse.csr_matrix((self.weights[keep], self.cols[keep], indptr),
-                                 shape=(self.n, self.n))
+        return sparse.csr_matrix(
+            (self.weights[keep], self.cols[keep], indptr), shape=(self.n, self.n)
+        )
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,8 @@ def _groups_of(councils: tuple[Authority, ...]) -> _Groups:
         region=members([c.region for c in councils]),
         type=members([c.type for c in councils]),
         pilots=tuple((pilots, pilot_position.get(i, len(pilots))) for i in range(len(councils))),
-        leader=np.array([c.pilot_area in LEADER_AREAS for c in councils]))
+        leader=np.array([c.pilot_area in LEADER_AREAS for c in councils]),
+    )
 
 
 def build_peer_network(
@@ -162,8 +169,9 @@ def build_peer_network(
     for group, picked in plan.samples.sample(rng):
         asks = group.requests
         # the k-th other member of a group is member k, or k + 1 from the council's own place
-        members = plan.members[plan.offset[asks, None] + picked
-                               + (picked >= plan.position[asks, None])]
+        members = plan.members[
+            plan.offset[asks, None] + picked + (picked >= plan.position[asks, None])
+        ]
         askers = plan.asker[asks, None]
         codes = np.minimum(askers, members) * n + np.maximum(askers, members)
         champion = plan.champion[asks]
@@ -175,8 +183,7 @@ def build_peer_network(
     weights = np.where(plan.leader, leader_weight, 1.0)
     peer_links = _pairs(base_codes, n)
     peers = _influence(n, peer_links, weights)
-    both = _influence(n, _pairs(np.sort(np.concatenate([base_codes, champion_codes])), n),
-                      weights)
+    both = _influence(n, _pairs(np.sort(np.concatenate([base_codes, champion_codes])), n), weights)
     return PeerNetwork(n, peer_links, _pairs(champion_codes, n), peers, both)
 
 
@@ -209,8 +216,9 @@ class _LinkPlan:
 _PLANS: dict[tuple[int, int, int, int], tuple[tuple[Authority, ...], _LinkPlan]] = {}
 
 
-def _link_plan(councils: tuple[Authority, ...], region_links: int, type_links: int,
-               champion_links: int) -> _LinkPlan:
+def _link_plan(
+    councils: tuple[Authority, ...], region_links: int, type_links: int, champion_links: int
+) -> _LinkPlan:
     """The plan for these councils and link counts, made on first use.
 
     Looked up by the councils tuple's identity (it is a cached object): hashing 152 frozen
@@ -223,12 +231,19 @@ def _link_plan(councils: tuple[Authority, ...], region_links: int, type_links: i
     return held[1]
 
 
-def _new_link_plan(councils: tuple[Authority, ...], region_links: int, type_links: int,
-                   champion_links: int) -> _LinkPlan:
+def _new_link_plan(
+    councils: tuple[Authority, ...], region_links: int, type_links: int, champion_links: int
+) -> _LinkPlan:
     groups = _groups_of(councils)
     n = len(councils)
-    asks = [ask for i in range(n) for ask in (
-        (i, False, *groups.region[i], region_links), (i, False, *groups.type[i], type_links))]
+    asks = [
+        ask
+        for i in range(n)
+        for ask in (
+            (i, False, *groups.region[i], region_links),
+            (i, False, *groups.type[i], type_links),
+        )
+    ]
     asks += [(i, True, *groups.pilots[i], champion_links) for i in range(n)]
     offsets: dict[tuple[int, ...], int] = {}
     members: list[int] = []
@@ -243,9 +258,15 @@ def _new_link_plan(councils: tuple[Authority, ...], region_links: int, type_link
         kept.append((i, champion, offsets[group], position))
         requests.append((others, min(k, others)))
     columns = list(zip(*kept, strict=True)) or [(), (), (), ()]
-    return _LinkPlan(SamplePlan(requests), groups.leader, np.array(columns[0], dtype=np.int64),
-                     np.array(columns[1], dtype=bool), np.array(columns[2], dtype=np.intp),
-                     np.array(columns[3], dtype=np.int64), np.array(members, dtype=np.int64))
+    return _LinkPlan(
+        SamplePlan(requests),
+        groups.leader,
+        np.array(columns[0], dtype=np.int64),
+        np.array(columns[1], dtype=bool),
+        np.array(columns[2], dtype=np.intp),
+        np.array(columns[3], dtype=np.int64),
+        np.array(members, dtype=np.int64),
+    )
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:

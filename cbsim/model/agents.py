@@ -17,7 +17,7 @@ from mesa import Agent
 from mesa.discrete_space import FixedAgent
 from mesa.discrete_space.cell_agent import FixedCell
 
-from cbsim.rules import (
+from cbsim.model.rules import (
     ALIGN,
     COUNCIL_STATES,
     DEVELOPING,
@@ -31,10 +31,21 @@ from cbsim.rules import (
 )
 
 if TYPE_CHECKING:
-    from cbsim.model import CommunityBudgetModel
+    from cbsim.model.model import CommunityBudgetModel
 
-__all__ = ["ALIGN", "COUNCIL_STATES", "DEVELOPING", "EXPLORING", "NONE", "POOL", "WITHHOLD",
-           "Council", "Department", "MinisterialGroup", "council_moves"]
+__all__ = [
+    "ALIGN",
+    "COUNCIL_STATES",
+    "DEVELOPING",
+    "EXPLORING",
+    "NONE",
+    "POOL",
+    "WITHHOLD",
+    "Council",
+    "Department",
+    "MinisterialGroup",
+    "council_moves",
+]
 
 
 class Council(FixedAgent):
@@ -42,9 +53,19 @@ class Council(FixedAgent):
 
     model: CommunityBudgetModel
 
-    def __init__(self, model: CommunityBudgetModel, index: int, name: str, kind: str,
-                 region: str, pilot_area: str, level: int, threshold_m: float,
-                 capacity: float, cell=None) -> None:
+    def __init__(
+        self,
+        model: CommunityBudgetModel,
+        index: int,
+        name: str,
+        kind: str,
+        region: str,
+        pilot_area: str,
+        level: int,
+        threshold_m: float,
+        capacity: float,
+        cell=None,
+    ) -> None:
         super().__init__(model)
         self.index = index
         self.name = name
@@ -85,35 +106,48 @@ class Council(FixedAgent):
         the same draws in the same order), see `CommunityBudgetModel.councils_step`.
         """
         draw = self.model.rng.random()  # drawn every month: common random numbers
-        if council_moves(self.level, self.net_benefit_m(), self.threshold_m, self.capacity,
-                         self.model.council_speed, draw):
+        if council_moves(
+            self.level,
+            self.net_benefit_m(),
+            self.threshold_m,
+            self.capacity,
+            self.model.council_speed,
+            draw,
+        ):
             self.level += 1
 
 
 class Department(DepartmentRules, Agent):
     """A Whitehall department choosing to withhold, align or pool its funding streams.
 
-    Its rules (`utilities`, `step`) are `cbsim.rules.DepartmentRules`.
+    Its rules (`utilities`, `step`) are `cbsim.model.rules.DepartmentRules`.
     """
 
     model: CommunityBudgetModel
 
-    def __init__(self, model: CommunityBudgetModel, name: str, poolable_m: float, stance: str,
-                 floor: str, return_share: float, risk_aversion: float, main: bool) -> None:
+    def __init__(
+        self,
+        model: CommunityBudgetModel,
+        name: str,
+        poolable_m: float,
+        stance: str,
+        floor: str,
+        return_share: float,
+        risk_aversion: float,
+        main: bool,
+    ) -> None:
         super().__init__(model)
-        self.setup_department(name, poolable_m, stance, floor, return_share, risk_aversion,
-                              main)
+        self.setup_department(name, poolable_m, stance, floor, return_share, risk_aversion, main)
 
 
 class MinisterialGroup(MinisterialRules, Agent):
     """Bichard's officials' group (stocktakes, sweeteners) or Hanham's ministers (pressure).
 
-    Its rules (`step`, `press_laggard`, `sweeten_offer`) are `cbsim.rules.MinisterialRules`.
+    Its rules (`step`, `press_laggard`, `sweeten_offer`) are `cbsim.model.rules.MinisterialRules`.
     """
 
     model: CommunityBudgetModel
 
-    def __init__(self, model: CommunityBudgetModel, name: str, role: str,
-                 active_from: int) -> None:
+    def __init__(self, model: CommunityBudgetModel, name: str, role: str, active_from: int) -> None:
         super().__init__(model)
         self.setup_group(name, role, active_from)

@@ -71,8 +71,7 @@ class SamplePlan:
         self.thresholds = (np.uint64(2**32) % spans) if self.draws else spans
         self.fast = all(count <= MAX_FLOYD_POPULATION for count, _ in self.requests)
         zero = self.draws  # index of an appended 0: the value of a step that draws nothing
-        self.groups = tuple(_size_group(size, group, zero)
-                            for size, group in sorted(rows.items()))
+        self.groups = tuple(_size_group(size, group, zero) for size, group in sorted(rows.items()))
 
     def sample(self, rng: np.random.Generator) -> list[tuple[SizeGroup, np.ndarray]]:
         """Draw every request: per sample size, (its group, an (m, size) array of samples).
@@ -92,20 +91,30 @@ class SamplePlan:
             samples = _one_at_a_time(bitgen, self.requests)
         else:
             samples = [rng.choice(c, size=s, replace=False).tolist() for c, s in self.requests]
-        return [(group, np.array([samples[r] for r in group.requests],
-                                 dtype=np.int64).reshape(-1, group.size))
-                for group in self.groups]
+        return [
+            (
+                group,
+                np.array([samples[r] for r in group.requests], dtype=np.int64).reshape(
+                    -1, group.size
+                ),
+            )
+            for group in self.groups
+        ]
 
 
 def _size_group(size: int, group: list, zero: int) -> SizeGroup:
     """Arrays of one size's requests: (request, Floyd draws, Floyd tops, shuffle draws)."""
     m = len(group)
     return SizeGroup(
-        size, np.array([r for r, *_ in group], dtype=np.intp),
-        np.array([[zero if d == _NO_DRAW else d for d in floyd] for _, floyd, _, _ in group],
-                 dtype=np.intp).reshape(m, size),
+        size,
+        np.array([r for r, *_ in group], dtype=np.intp),
+        np.array(
+            [[zero if d == _NO_DRAW else d for d in floyd] for _, floyd, _, _ in group],
+            dtype=np.intp,
+        ).reshape(m, size),
         np.array([tops for _, _, tops, _ in group], dtype=np.int64).reshape(m, size),
-        np.array([shuffle for *_, shuffle in group], dtype=np.intp).reshape(m, size - 1))
+        np.array([shuffle for *_, shuffle in group], dtype=np.intp).reshape(m, size - 1),
+    )
 
 
 def choices(rng: np.random.Generator, requests: Sequence[tuple[int, int]]) -> list[list[int]]:
@@ -140,8 +149,7 @@ def _replay(group: SizeGroup, values: np.ndarray) -> np.ndarray:
     return picked
 
 
-def _one_at_a_time(bitgen: np.random.PCG64, requests: Sequence[tuple[int, int]]
-                   ) -> list[list[int]]:
+def _one_at_a_time(bitgen: np.random.PCG64, requests: Sequence[tuple[int, int]]) -> list[list[int]]:
     """The same algorithm step by step (the rare case of a rejected draw)."""
     stream = _Block(bitgen, sum(2 * size for _, size in requests))
     halves = stream.all_halves.tolist()  # a margin of one draw per request

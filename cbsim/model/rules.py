@@ -1,7 +1,7 @@
 """The model's rules, written once for its two hosts.
 
-`CommunityBudgetModel` (cbsim.model) runs these rules with Mesa agents, a DataCollector and a
-space, for the workshop view and anyone who wants a Mesa model; `Programme` (cbsim.kernel)
+`CommunityBudgetModel` (cbsim.model.model) runs these rules with Mesa agents, a DataCollector and a
+space, for the workshop view and anyone who wants a Mesa model; `Programme` (cbsim.model.kernel)
 runs the very same rules on plain objects and arrays without importing Mesa, for `simulate`
 and sweeps. Each host supplies the parts that differ (how agents are stored, how a month is
 recorded); everything that decides what happens lives here, so both give identical runs.
@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from cbsim.months import format_month, parse_month
-from cbsim.network import PeerNetwork, build_peer_network
-from cbsim.reference import STANCES, Authority, authorities, department_names
-from cbsim.scenario import Scenario, coerce
+from cbsim.inputs.months import format_month, parse_month
+from cbsim.inputs.reference import STANCES, Authority, authorities, department_names
+from cbsim.inputs.scenario import Scenario, coerce
+from cbsim.model.network import PeerNetwork, build_peer_network
 
 COUNCIL_STATES = ("none", "exploring", "developing")
 NONE, EXPLORING, DEVELOPING = 0, 1, 2
@@ -53,8 +53,16 @@ class DepartmentRules:
     `negotiation_months`, `national_pooling_active` and `log_action`).
     """
 
-    def setup_department(self, name: str, poolable_m: float, stance: str, floor: str,
-                         return_share: float, risk_aversion: float, main: bool) -> None:
+    def setup_department(
+        self,
+        name: str,
+        poolable_m: float,
+        stance: str,
+        floor: str,
+        return_share: float,
+        risk_aversion: float,
+        main: bool,
+    ) -> None:
         """Set the department's traits and starting stance."""
         self.name = name
         self.poolable_m = poolable_m
@@ -78,13 +86,18 @@ class DepartmentRules:
         """Payoff of withholding, aligning and pooling this month (Roman's wrong pocket)."""
         m = self.model
         p = m.params
-        benefit = (self.return_share * p["council.savings_rate"] + self.pressure
-                   + p["department.evidence_weight"] * m.evidence)
+        benefit = (
+            self.return_share * p["council.savings_rate"]
+            + self.pressure
+            + p["department.evidence_weight"] * m.evidence
+        )
         if self.main and m.national_pooling_active:
             benefit += p["offer.mandate"]
         pool = benefit - self.risk_aversion
-        align = (p["department.align_benefit"] * benefit
-                 - p["department.align_risk"] * self.risk_aversion)
+        align = (
+            p["department.align_benefit"] * benefit
+            - p["department.align_risk"] * self.risk_aversion
+        )
         return 0.0, align, pool
 
     def step(self, gumbel: list[float] | None = None) -> None:
@@ -134,8 +147,9 @@ class MinisterialRules:
         needed = m.needed_share()
         behind = m.share_developing + m.params["ministerial.tolerance"] < needed
         if self.role == "officials":
-            m.log_action(self.name, f"stocktake: {m.share_developing:.0%} developing, "
-                                    f"{needed:.0%} needed")
+            m.log_action(
+                self.name, f"stocktake: {m.share_developing:.0%} developing, {needed:.0%} needed"
+            )
             if behind:
                 self.sweeten_offer()
         elif behind:
@@ -158,8 +172,9 @@ class MinisterialRules:
         for lever in m.params["ministerial.sweeteners"]:
             if lever == "funding_boost":
                 m.funding_boost_m += m.params["ministerial.boost_step_m"]
-                m.log_action(self.name, f"funding boost raised to £{m.funding_boost_m:.1f}m "
-                                        "per council")
+                m.log_action(
+                    self.name, f"funding boost raised to £{m.funding_boost_m:.1f}m per council"
+                )
                 return
             if not m.lever_on(lever):
                 m.pull_lever(lever)
@@ -211,11 +226,17 @@ class ProgrammeRules:
         source = self.authority_source
         n = len(source)
         self.network: PeerNetwork = build_peer_network(
-            source, self.rng, p["network.region_links"], p["network.type_links"],
-            p["network.champion_links"], p["network.leader_weight"])
+            source,
+            self.rng,
+            p["network.region_links"],
+            p["network.type_links"],
+            p["network.champion_links"],
+            p["network.leader_weight"],
+        )
         z = self.rng.standard_normal(n)
         self.council_thresholds_m = p["council.threshold_median_m"] * np.exp(
-            p["council.threshold_spread"] * z)
+            p["council.threshold_spread"] * z
+        )
         self.council_capacities = self.rng.uniform(p["council.capacity_min"], 1.0, n)
         return starting_levels(self.copies, tuple(p["councils.developing_at_start"]))
 
@@ -225,17 +246,26 @@ class ProgrammeRules:
         specs = []
         for name in department_names():
             base = f"departments.{name}"
-            specs.append(dict(name=name, poolable_m=p[f"{base}.poolable_m"],
-                              stance=p[f"{base}.stance"], floor=p[f"{base}.floor"],
-                              return_share=p[f"{base}.return_share"],
-                              risk_aversion=p[f"{base}.risk_aversion"], main=p[f"{base}.main"]))
+            specs.append(
+                dict(
+                    name=name,
+                    poolable_m=p[f"{base}.poolable_m"],
+                    stance=p[f"{base}.stance"],
+                    floor=p[f"{base}.floor"],
+                    return_share=p[f"{base}.return_share"],
+                    risk_aversion=p[f"{base}.risk_aversion"],
+                    main=p[f"{base}.main"],
+                )
+            )
         return specs
 
     def group_specs(self) -> list[tuple[str, str, int]]:
         """(name, role, first active month) of the ministerial groups, in stepping order."""
         ministers_from = parse_month(self.params["ministerial.ministers_from"])
-        return [("Bichard group", "officials", self.start_index),
-                ("Hanham group", "ministers", ministers_from)]
+        return [
+            ("Bichard group", "officials", self.start_index),
+            ("Hanham group", "ministers", ministers_from),
+        ]
 
     def start_programme(self) -> None:
         """After the agents exist: totals, peers and the offer as they stand at the start."""
@@ -262,19 +292,28 @@ class ProgrammeRules:
         """
         draws = self.rng.random(len(self.levels))
         net_benefit_m = self.offer_value_m + self.peer_weight_m * self.peer_share
-        return council_moves(self.levels, net_benefit_m, self.council_thresholds_m,
-                             self.council_capacities, self.council_speed, draws)
+        return council_moves(
+            self.levels,
+            net_benefit_m,
+            self.council_thresholds_m,
+            self.council_capacities,
+            self.council_speed,
+            draws,
+        )
 
     def update_peer_share(self) -> None:
         """Each council's weighted share of its peers developing a community budget."""
-        self.peer_share = self.network.peer_share(self.levels == DEVELOPING,
-                                                  self.levers["champions_network"])
+        self.peer_share = self.network.peer_share(
+            self.levels == DEVELOPING, self.levers["champions_network"]
+        )
 
     def _update_evidence(self) -> None:
         """Pilots' evidence moves toward what their funding allows (cash counts fully)."""
         virtual = self.params["council.virtual_value"]
-        funded = sum(d.poolable_m * (1.0 if d.level == POOL else virtual if d.level == ALIGN
-                                     else 0.0) for d in self.departments)
+        funded = sum(
+            d.poolable_m * (1.0 if d.level == POOL else virtual if d.level == ALIGN else 0.0)
+            for d in self.departments
+        )
         attainable = min(1.0, funded / self.total_poolable_m)
         self.evidence += self.params["evidence.learning_rate"] * (attainable - self.evidence)
 
@@ -285,14 +324,21 @@ class ProgrammeRules:
         pooled = sum(d.poolable_m for d in self.departments if d.level == POOL) / n
         aligned = sum(d.poolable_m for d in self.departments if d.level == ALIGN) / n
         money = p["council.cash_value"] * pooled + p["council.virtual_value"] * aligned
-        kept = (p["offer.reinvest_kept_share"] if self.levers["reinvest_savings"]
-                else p["council.savings_kept_share"])
+        kept = (
+            p["offer.reinvest_kept_share"]
+            if self.levers["reinvest_savings"]
+            else p["council.savings_kept_share"]
+        )
         savings = kept * p["council.savings_rate"] * (p["council.own_spend_m"] + money)
         pbr = p["offer.payment_by_results_m"] if self.month_index >= self.pbr_from else 0.0
-        self.offer_value_m = (money + savings + p["council.pbr_value"] * pbr
-                              + self.funding_boost_m
-                              + p["council.evidence_weight_m"] * self.evidence
-                              - p["council.setup_cost_m"])
+        self.offer_value_m = (
+            money
+            + savings
+            + p["council.pbr_value"] * pbr
+            + self.funding_boost_m
+            + p["council.evidence_weight_m"] * self.evidence
+            - p["council.setup_cost_m"]
+        )
 
     # ------------------------------------------------------------- levers and log
     @property
@@ -391,8 +437,7 @@ class ProgrammeRules:
         months = series["month"]
         counts = series["developing"]
         target_step = self.target_index - self.start_index
-        reached = next((months[i] for i, c in enumerate(counts) if c >= self.target_count),
-                       None)
+        reached = next((months[i] for i, c in enumerate(counts) if c >= self.target_count), None)
         at_target = counts[target_step] if target_step < len(counts) else None
         n = len(self.levels)
         out: dict[str, Any] = {
@@ -417,8 +462,9 @@ class ProgrammeRules:
             out[f"pooled_m_{d.name}"] = d.pooled_m
             out[f"aligned_m_{d.name}"] = d.aligned_m
             stances = series[f"stance_{d.name}"]
-            out[f"stance_{d.name}_at_target"] = (stances[target_step]
-                                                 if target_step < len(stances) else None)
+            out[f"stance_{d.name}_at_target"] = (
+                stances[target_step] if target_step < len(stances) else None
+            )
             out[f"stance_{d.name}_final"] = d.stance
         return out
 
@@ -439,15 +485,17 @@ def authorities_with_copies(copies: int) -> tuple[Authority, ...]:
     if not isinstance(copies, int) or isinstance(copies, bool) or copies < 1:
         raise ValueError(f"copies must be a whole number >= 1, got {copies!r}")
     real = authorities()
-    return real + tuple(replace(a, name=f"{a.name} #{k}")
-                        for k in range(2, copies + 1) for a in real)
+    return real + tuple(
+        replace(a, name=f"{a.name} #{k}") for k in range(2, copies + 1) for a in real
+    )
 
 
 @cache
 def starting_levels(copies: int, developing: tuple[str, ...]) -> np.ndarray:
     """Each council's state at the start: developing if named (or a copy of one named)."""
     named = set(developing)
-    levels = np.array([DEVELOPING if a.name in named else NONE for a in authorities()] * copies,
-                      dtype=np.int8)
+    levels = np.array(
+        [DEVELOPING if a.name in named else NONE for a in authorities()] * copies, dtype=np.int8
+    )
     levels.setflags(write=False)
     return levels

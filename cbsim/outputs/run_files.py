@@ -7,10 +7,9 @@ import shutil
 import uuid
 from pathlib import Path
 
-from cbsim.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
-from cbsim.model import CommunityBudgetModel
-from cbsim.panels import adoption_figure
-from cbsim.plots import figure_png
+from cbsim.inputs.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from cbsim.model.model import CommunityBudgetModel
+from cbsim.outputs.figures import adoption_figure, figure_png
 
 
 def summary(model: CommunityBudgetModel, seed: int | None) -> str:
@@ -28,14 +27,17 @@ def summary(model: CommunityBudgetModel, seed: int | None) -> str:
         "money by department over the run (£m): pooled / aligned / stance at target date",
     ]
     for d in model.departments:
-        lines.append(f"  {d.name:<11} {o[f'pooled_m_{d.name}']:8.1f} / "
-                     f"{o[f'aligned_m_{d.name}']:8.1f} / {o[f'stance_{d.name}_at_target']}")
+        lines.append(
+            f"  {d.name:<11} {o[f'pooled_m_{d.name}']:8.1f} / "
+            f"{o[f'aligned_m_{d.name}']:8.1f} / {o[f'stance_{d.name}_at_target']}"
+        )
     lines.append(f"  {'total':<11} {o['pooled_m_total']:8.1f} / {o['aligned_m_total']:8.1f}")
     return "\n".join(lines)
 
 
-def write_run_outputs(model: CommunityBudgetModel, out: str | os.PathLike,
-                      seed: int | None) -> Path:
+def write_run_outputs(
+    model: CommunityBudgetModel, out: str | os.PathLike, seed: int | None
+) -> Path:
     """Write the run's files into `out`, all or nothing (built in a temporary folder)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -64,11 +64,11 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
-from cbsim.errors import CbsimError  # noqa: E402
-from cbsim.experiment import Experiment, load_experiment, run_seed  # noqa: E402
-from cbsim.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: E402
-from cbsim.scenario import Scenario  # noqa: E402
-from cbsim.simulate import simulate  # noqa: E402
+from cbsim.inputs.errors import CbsimError  # noqa: E402
+from cbsim.inputs.experiment import Experiment, load_experiment, run_seed  # noqa: E402
+from cbsim.inputs.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: E402
+from cbsim.inputs.scenario import Scenario  # noqa: E402
+from cbsim.model.simulate import simulate  # noqa: E402
 
 try:
     import fcntl
@@ -77,26 +77,35 @@ except ImportError:  # pragma: no cover - not POSIX: no lock against two sweeps 
 
 RUNS_DIR = "runs"
 MANIFEST = "manifest.json"
-LOCK = ".lock"             # held (flock) by the sweep writing to the folder
+LOCK = ".lock"  # held (flock) by the sweep writing to the folder
 DESIGN = "design.parquet"
 MANIFEST_FORMAT = 1
-MAX_BATCH = 500            # runs per task: about half a second of work; Dask costs ~2 ms a task
-BATCHES_PER_WORKER = 8     # full batches per worker (load balance, a live progress bar)
-IN_FLIGHT_PER_WORKER = 2   # batches queued per worker: keeps workers busy, memory flat
-MIN_BATCH = 10             # the smallest batch toward the end of a sweep (~10 ms of work)
-BATCH_ATTEMPTS = 2         # a batch lost with a dead worker this often is split into runs
-ALONE_ATTEMPTS = 2         # a run whose worker dies this often running alone is recorded failed
-MAX_BREAKS = 8             # pool breaks in a row with no batch coming back: give up
+MAX_BATCH = 500  # runs per task: about half a second of work; Dask costs ~2 ms a task
+BATCHES_PER_WORKER = 8  # full batches per worker (load balance, a live progress bar)
+IN_FLIGHT_PER_WORKER = 2  # batches queued per worker: keeps workers busy, memory flat
+MIN_BATCH = 10  # the smallest batch toward the end of a sweep (~10 ms of work)
+BATCH_ATTEMPTS = 2  # a batch lost with a dead worker this often is split into runs
+ALONE_ATTEMPTS = 2  # a run whose worker dies this often running alone is recorded failed
+MAX_BREAKS = 8  # pool breaks in a row with no batch coming back: give up
 WORKER_DIED = "worker process died"  # error prefix of runs lost with their worker (retried)
-EXIT_RUNS_FAILED = 3       # exit status of a sweep whose table holds failed runs
+EXIT_RUNS_FAILED = 3  # exit status of a sweep whose table holds failed runs
 MANIFEST_EVERY_S = 5.0
-PR_SET_PDEATHSIG = 1       # prctl(2) option: the signal a process gets when its parent dies
-ID_COLUMNS = (("run_id", pa.int64()), ("design_point", pa.int64()),
-              ("replicate", pa.int64()), ("seed", pa.int64()))
-KIND_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64(),
-              "stance": pa.string(), "month": pa.string()}
+PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
+ID_COLUMNS = (
+    ("run_id", pa.int64()),
+    ("design_point", pa.int64()),
+    ("replicate", pa.int64()),
+    ("seed", pa.int64()),
+)
+KIND_TYPES = {
+    "bool": pa.bool_(),
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "stance": pa.string(),
+    "month": pa.string(),
+}
 
-RunSpec = tuple[int, int, dict[str, Any]]             # run_id, seed, overrides
+RunSpec = tuple[int, int, dict[str, Any]]  # run_id, seed, overrides
 RunResult = tuple[int, dict[str, Any] | None, str | None]  # run_id, outcomes, error
 
 
@@ -232,10 +241,13 @@ class PoolEngine:
         context = multiprocessing.get_context(method)
         parent = os.getpid() if method == "fork" else None
         if method == "forkserver":
-            context.set_forkserver_preload(["cbsim.sweep"])
-        self.executor = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                               initializer=_init_worker,
-                                               initargs=(self.scenario, parent))
+            context.set_forkserver_preload(["cbsim.sweep.run"])
+        self.executor = cf.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self.scenario, parent),
+        )
         if method == "fork":
             # the first task forks every worker now; frozen objects stay out of the
             # workers' garbage collections, which would otherwise copy the pages they touch
@@ -281,8 +293,12 @@ def _wait_until_gone(threads: set[threading.Thread], timeout: float = 1.0) -> No
     tasks = Path("/proc/self/task")
     ids = [thread.native_id for thread in threads if thread.native_id is not None]
     deadline = time.monotonic() + timeout
-    while (ids and tasks.is_dir() and time.monotonic() < deadline
-           and any((tasks / str(i)).exists() for i in ids)):
+    while (
+        ids
+        and tasks.is_dir()
+        and time.monotonic() < deadline
+        and any((tasks / str(i)).exists() for i in ids)
+    ):
         time.sleep(0.0005)
 
 
@@ -305,17 +321,22 @@ class DaskEngine:
         self.death = ""
         try:
             if address == "local":
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
-                                            processes=True, dashboard_address=":0",
-                                            silence_logs=logging.ERROR)
+                self.cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                    silence_logs=logging.ERROR,
+                )
                 self.client = Client(self.cluster)
             else:
                 self.client = Client(address, timeout="10s")
                 self.client.wait_for_workers(1, timeout=60)
         except (OSError, TimeoutError) as exc:
             self.close()
-            raise CbsimError(f"--scheduler {address}: cannot use the Dask scheduler "
-                             f"({exc})") from None
+            raise CbsimError(
+                f"--scheduler {address}: cannot use the Dask scheduler ({exc})"
+            ) from None
         self.workers = max(1, sum(self.client.nthreads().values()))
         where = "LocalCluster" if self.cluster else f"scheduler {address}"
         self.label = f"Dask {where} ({self.workers} workers)"
@@ -384,8 +405,9 @@ def available_cores() -> int:
 class RunTable:
     """Turns batch results into Arrow tables with one fixed schema, written as part files."""
 
-    def __init__(self, experiment: Experiment, design: list[dict[str, Any]],
-                 columns: list[list[str]]) -> None:
+    def __init__(
+        self, experiment: Experiment, design: list[dict[str, Any]], columns: list[list[str]]
+    ) -> None:
         self.experiment = experiment
         self.design = design
         self.schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in columns])
@@ -417,14 +439,20 @@ class RunTable:
         outcomes = [{} if out is None else out for _, out, _ in results]
         errors = [error for _, _, error in results]
         cols: dict[str, list] = {
-            "run_id": ids, "design_point": points, "replicate": [i % r for i in ids],
-            "seed": [run_seed(seed, i) for i in ids]}
+            "run_id": ids,
+            "design_point": points,
+            "replicate": [i % r for i in ids],
+            "seed": [run_seed(seed, i) for i in ids],
+        }
         for path in self.factor_paths:
             cols[path] = [self.design[point][path] for point in points]
         for key in self.outcome_keys:
             cols[key] = [out.get(key) for out in outcomes]
-        arrays = [_array(cols[fld.name], fld.type, fld.name, errors)
-                  for fld in self.schema if fld.name != "error"]
+        arrays = [
+            _array(cols[fld.name], fld.type, fld.name, errors)
+            for fld in self.schema
+            if fld.name != "error"
+        ]
         arrays.append(pa.array(errors, type=pa.string()))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
@@ -482,8 +510,9 @@ def finished_runs(runs_dir: Path, planned: int) -> tuple[np.ndarray, int]:
         try:
             table = _read_part(part, ["run_id", "error"])
         except (OSError, pa.ArrowInvalid) as exc:
-            raise CbsimError(f"{part}: unreadable part file ({exc}); move it away and "
-                             "resume again") from None
+            raise CbsimError(
+                f"{part}: unreadable part file ({exc}); move it away and resume again"
+            ) from None
         ids = table.column("run_id").to_numpy()
         if len(ids) and (ids.min() < 0 or ids.max() >= planned):
             raise CbsimError(f"{part}: run ids outside this experiment's design")
@@ -506,8 +535,7 @@ def forget_worker_deaths(runs_dir: Path) -> int:
             errors = _read_part(part, ["error"]).column("error")
         except (OSError, pa.ArrowInvalid):
             continue  # `finished_runs` names an unreadable part
-        keep = [error is None or not error.startswith(WORKER_DIED)
-                for error in errors.to_pylist()]
+        keep = [error is None or not error.startswith(WORKER_DIED) for error in errors.to_pylist()]
         n = keep.count(False)
         if not n:
             continue
@@ -538,8 +566,13 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def new_manifest(experiment: Experiment, scenario: Scenario, fingerprint: str,
-                 columns: list[list[str]], n_points: int) -> dict[str, Any]:
+def new_manifest(
+    experiment: Experiment,
+    scenario: Scenario,
+    fingerprint: str,
+    columns: list[list[str]],
+    n_points: int,
+) -> dict[str, Any]:
     """The manifest of a new sweep (status `running`)."""
     return {
         "format": MANIFEST_FORMAT,
@@ -549,7 +582,7 @@ def new_manifest(experiment: Experiment, scenario: Scenario, fingerprint: str,
         "fingerprint": fingerprint,
         "master_seed": experiment.seed,
         "seeds": "run seed = SeedSequence([master_seed, run_id]).generate_state(1, uint64)"
-                 "[0] >> 1; run_id = design_point * replicates + replicate",
+        "[0] >> 1; run_id = design_point * replicates + replicate",
         "design_points": n_points,
         "replicates": experiment.replicates,
         "problem": experiment.problem(),
@@ -589,9 +622,16 @@ class _Unsent(BrokenProcessPool):
     """A batch that a broken process pool refused: it never reached a worker."""
 
 
-def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike | None = None,
-              workers: int | None = None, scheduler: str | None = None, resume: bool = False,
-              *, batch_size: int | None = None, progress: bool | None = None) -> int:
+def run_sweep(
+    experiment: str | os.PathLike | Experiment,
+    out: str | os.PathLike | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    *,
+    batch_size: int | None = None,
+    progress: bool | None = None,
+) -> int:
     """Run every run of `experiment` not yet in `out`; return the exit status (0).
 
     Args:
@@ -632,10 +672,11 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
     else:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             if resume:
-                raise CbsimError(f"{out}: not a sweep output folder (no {MANIFEST}); "
-                                 "cannot resume")
-            raise CbsimError(f"{out}: output folder already exists; use --resume to finish "
-                             "it, or choose another --out")
+                raise CbsimError(f"{out}: not a sweep output folder (no {MANIFEST}); cannot resume")
+            raise CbsimError(
+                f"{out}: output folder already exists; use --resume to finish "
+                "it, or choose another --out"
+            )
         columns = RunTable.columns_for(exp, _probe(scenario))
         manifest = new_manifest(exp, scenario, fingerprint, columns, len(design))
         done, failed, retried = np.zeros(exp.n_runs(), dtype=bool), 0, 0
@@ -648,8 +689,18 @@ def run_sweep(experiment: str | os.PathLike | Experiment, out: str | os.PathLike
         engine = make_engine(scenario, workers, scheduler) if not done.all() else None
         if lock is None:
             lock = _create_output(out, exp, raw, manifest)
-        status = _execute(exp, table, out, manifest, done, failed, engine, batch_size,
-                          sys.stderr.isatty() if progress is None else progress, retried)
+        status = _execute(
+            exp,
+            table,
+            out,
+            manifest,
+            done,
+            failed,
+            engine,
+            batch_size,
+            sys.stderr.isatty() if progress is None else progress,
+            retried,
+        )
         finished = True
         return status
     finally:
@@ -682,33 +733,43 @@ class _HidePandas:
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
         if name == "pandas":
-            raise ModuleNotFoundError("pandas hidden from pyarrow by cbsim.sweep", name=name)
+            raise ModuleNotFoundError("pandas hidden from pyarrow by cbsim.sweep.run", name=name)
 
 
-def _previous(out: Path, exp: Experiment, fingerprint: str
-              ) -> tuple[dict[str, Any], np.ndarray, int, int]:
+def _previous(
+    out: Path, exp: Experiment, fingerprint: str
+) -> tuple[dict[str, Any], np.ndarray, int, int]:
     """The manifest, finished runs, failed count and runs to retry of the sweep in `out`.
 
     Runs lost with their worker process are forgotten, so that they run again.
     """
     manifest = read_manifest(out)
     if manifest.get("fingerprint") != fingerprint:
-        raise CbsimError(f"{out}: the experiment or its scenario has changed since this "
-                         "sweep started; resume needs the same experiment (or use a new --out)")
+        raise CbsimError(
+            f"{out}: the experiment or its scenario has changed since this "
+            "sweep started; resume needs the same experiment (or use a new --out)"
+        )
     started_with, now = manifest.get("versions", {}), _versions()
-    changed = [f"{name} {started_with.get(name)} -> {now[name]}" for name in ("cbsim", "mesa")
-               if started_with.get(name) != now[name]]
+    changed = [
+        f"{name} {started_with.get(name)} -> {now[name]}"
+        for name in ("cbsim", "mesa")
+        if started_with.get(name) != now[name]
+    ]
     if changed:
-        print(f"cbsim: warning: {out} was started with other versions ({', '.join(changed)}); "
-              "runs from both will share one table", file=sys.stderr)
+        print(
+            f"cbsim: warning: {out} was started with other versions ({', '.join(changed)}); "
+            "runs from both will share one table",
+            file=sys.stderr,
+        )
     try:
         for leftover in out.glob(".*.tmp"):  # a manifest write cut short by a kill
             leftover.unlink(missing_ok=True)
         (out / RUNS_DIR).mkdir(exist_ok=True)
         retried = forget_worker_deaths(out / RUNS_DIR)
     except OSError as exc:
-        raise CbsimError(f"{out}: cannot write in the output folder ({exc.strerror or exc})") \
-            from None
+        raise CbsimError(
+            f"{out}: cannot write in the output folder ({exc.strerror or exc})"
+        ) from None
     done, failed = finished_runs(out / RUNS_DIR, exp.n_runs())
     return manifest, done, failed, retried
 
@@ -726,15 +787,18 @@ def _lock(out: Path) -> Any:
     except OSError as exc:
         if handle is not None:
             handle.close()
-        raise CbsimError(f"{out}: cannot write in the output folder ({exc.strerror or exc})") \
-            from None
+        raise CbsimError(
+            f"{out}: cannot write in the output folder ({exc.strerror or exc})"
+        ) from None
     if fcntl is not None:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
-            raise CbsimError(f"{out}: another cbsim sweep is writing to this folder; wait "
-                             "for it to finish (or stop it) before resuming") from None
+            raise CbsimError(
+                f"{out}: another cbsim sweep is writing to this folder; wait "
+                "for it to finish (or stop it) before resuming"
+            ) from None
     _HELD_LOCKS.add(handle)  # forked workers close their copy (`_init_worker`)
     return handle
 
@@ -755,12 +819,12 @@ def _probe(scenario: Scenario) -> dict[str, Any]:
     try:
         return simulate(scenario, seed=0)
     except Exception as exc:
-        raise CbsimError(f"{scenario.path}: the base scenario does not run "
-                         f"({type(exc).__name__}: {exc})") from None
+        raise CbsimError(
+            f"{scenario.path}: the base scenario does not run ({type(exc).__name__}: {exc})"
+        ) from None
 
 
-def _create_output(out: Path, exp: Experiment, raw: np.ndarray,
-                   manifest: dict[str, Any]) -> Any:
+def _create_output(out: Path, exp: Experiment, raw: np.ndarray, manifest: dict[str, Any]) -> Any:
     """Create and lock the output folder with the experiment, design and manifest in it.
 
     The folder is built under a hidden name next to `out` and renamed into place, so `out`
@@ -773,8 +837,9 @@ def _create_output(out: Path, exp: Experiment, raw: np.ndarray,
         staging = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
         staging.mkdir()
     except OSError as exc:
-        raise CbsimError(f"{out}: cannot create the output folder ({exc.strerror or exc})") \
-            from None
+        raise CbsimError(
+            f"{out}: cannot create the output folder ({exc.strerror or exc})"
+        ) from None
     lock = _lock(staging)
     try:
         (staging / RUNS_DIR).mkdir()
@@ -791,10 +856,13 @@ def _create_output(out: Path, exp: Experiment, raw: np.ndarray,
         lock.close()
         shutil.rmtree(staging, ignore_errors=True)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise CbsimError(f"{out}: output folder already exists; use --resume to finish "
-                             "it, or choose another --out") from None
-        raise CbsimError(f"{out}: cannot write the sweep's output ({exc.strerror or exc})") \
-            from None
+            raise CbsimError(
+                f"{out}: output folder already exists; use --resume to finish "
+                "it, or choose another --out"
+            ) from None
+        raise CbsimError(
+            f"{out}: cannot write the sweep's output ({exc.strerror or exc})"
+        ) from None
     return lock  # the lock file moved with the folder: `out` is locked
 
 
@@ -821,8 +889,15 @@ def _progress_bar(total: int, initial: int, label: str) -> Any:
     class Bar(tqdm):
         monitor_interval = 0  # no monitor thread: a broken pool's workers are forked again
 
-    return Bar(total=total, initial=initial, unit="run", desc=label, file=sys.stderr,
-               dynamic_ncols=True, smoothing=0.05)
+    return Bar(
+        total=total,
+        initial=initial,
+        unit="run",
+        desc=label,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        smoothing=0.05,
+    )
 
 
 class _NoBar:
@@ -840,7 +915,7 @@ class _NoBar:
 
 def _batches(todo: np.ndarray, size: int) -> Iterator[np.ndarray]:
     for start in range(0, len(todo), size):
-        yield todo[start:start + size]
+        yield todo[start : start + size]
 
 
 def _guided_batches(todo: np.ndarray, size: int, workers: int) -> Iterator[np.ndarray]:
@@ -854,13 +929,22 @@ def _guided_batches(todo: np.ndarray, size: int, workers: int) -> Iterator[np.nd
     while start < len(todo):
         left = len(todo) - start
         take = max(1, min(size, max(MIN_BATCH, math.ceil(left / (2 * workers)))))
-        yield todo[start:start + take]
+        yield todo[start : start + take]
         start += take
 
 
-def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, Any],
-             done: np.ndarray, failed: int, engine: Engine, batch_size: int | None,
-             progress: bool, retried: int = 0) -> int:
+def _execute(
+    exp: Experiment,
+    table: RunTable,
+    out: Path,
+    manifest: dict[str, Any],
+    done: np.ndarray,
+    failed: int,
+    engine: Engine,
+    batch_size: int | None,
+    progress: bool,
+    retried: int = 0,
+) -> int:
     """Submit the missing runs in batches, write each finished batch, keep the manifest.
 
     Returns 0, or `EXIT_RUNS_FAILED` if any run in the table failed.
@@ -869,9 +953,17 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     todo = np.flatnonzero(~done)
     runs_dir = out / RUNS_DIR
     counts = {"done": int(done.sum()), "failed": int(failed)}
-    session = {"started": _now(), "ended": None, "engine": None, "runs": 0,
-               "worker_restarts": 0, "runs_failed": 0, "runs_lost_with_worker": 0,
-               "runs_retried": retried, "cbsim": _versions()["cbsim"]}
+    session = {
+        "started": _now(),
+        "ended": None,
+        "engine": None,
+        "runs": 0,
+        "worker_restarts": 0,
+        "runs_failed": 0,
+        "runs_lost_with_worker": 0,
+        "runs_retried": retried,
+        "cbsim": _versions()["cbsim"],
+    }
     manifest["sessions"].append(session)
 
     def save(status: str) -> None:
@@ -882,26 +974,27 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
         try:
             atomic_write_json(out / MANIFEST, manifest)
         except OSError as exc:
-            raise CbsimError(f"{out / MANIFEST}: cannot write ({exc.strerror or exc}); "
-                             f"{counts['done']:,} finished runs are kept (finish with "
-                             "--resume)") from None
+            raise CbsimError(
+                f"{out / MANIFEST}: cannot write ({exc.strerror or exc}); "
+                f"{counts['done']:,} finished runs are kept (finish with "
+                "--resume)"
+            ) from None
 
     if retried:
         print(f"{exp.name}: running again {retried:,} runs whose worker process died")
     if not len(todo):
         save("complete")
         failed_note = f" ({counts['failed']:,} failed)" if counts["failed"] else ""
-        print(f"{exp.name}: all {planned:,} runs already done{failed_note}; results in "
-              f"{runs_dir}/")
+        print(f"{exp.name}: all {planned:,} runs already done{failed_note}; results in {runs_dir}/")
         return EXIT_RUNS_FAILED if counts["failed"] else 0
 
     started = time.monotonic()
     session["engine"] = engine.label
-    size = batch_size or max(1, min(MAX_BATCH, math.ceil(
-        len(todo) / (engine.workers * BATCHES_PER_WORKER))))
+    size = batch_size or max(
+        1, min(MAX_BATCH, math.ceil(len(todo) / (engine.workers * BATCHES_PER_WORKER)))
+    )
     window = engine.workers * IN_FLIGHT_PER_WORKER
-    batches = (_batches(todo, size) if batch_size else
-               _guided_batches(todo, size, engine.workers))
+    batches = _batches(todo, size) if batch_size else _guided_batches(todo, size, engine.workers)
     pending: dict[Any, tuple[np.ndarray, int, str]] = {}  # future: run ids, attempt, stage
     retry: deque[tuple[np.ndarray, int, str]] = deque()  # lost batches or runs, to resubmit
     alone: deque[tuple[int, int]] = deque()  # suspect runs (id, attempt), one at a time
@@ -943,8 +1036,9 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
             record(results)
             return
         held.extend(results)
-        if len(held) >= size or not (alone or any(
-                s != "batch" for _, _, s in [*retry, *pending.values()])):
+        if len(held) >= size or not (
+            alone or any(s != "batch" for _, _, s in [*retry, *pending.values()])
+        ):
             flush()
 
     def flush() -> None:
@@ -958,9 +1052,11 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
         try:
             write_part(runs_dir, part)
         except OSError as exc:
-            raise CbsimError(f"{runs_dir}: cannot write results ({exc.strerror or exc}); "
-                             f"{counts['done']:,} finished runs are kept (finish with "
-                             "--resume)") from None
+            raise CbsimError(
+                f"{runs_dir}: cannot write results ({exc.strerror or exc}); "
+                f"{counts['done']:,} finished runs are kept (finish with "
+                "--resume)"
+            ) from None
         n_failed = part.num_rows - part.column("error").null_count
         counts["done"] += part.num_rows
         counts["failed"] += n_failed
@@ -981,15 +1077,17 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
         elif stage == "batch" and attempt < BATCH_ATTEMPTS:
             retry.append((ids, attempt + 1, "batch"))
         elif stage == "batch":  # lost again: find the run that kills its worker, if any
-            retry.extend((ids[i:i + 1], 1, "run") for i in range(len(ids)))
+            retry.extend((ids[i : i + 1], 1, "run") for i in range(len(ids)))
         elif stage == "run":
             alone.append((int(ids[0]), 1))
         elif attempt < ALONE_ATTEMPTS:
             alone.appendleft((int(ids[0]), attempt + 1))
         else:
             how = f", {engine.death}" if engine.death else ""
-            note = (f"{WORKER_DIED} running this run ({attempt} times, alone{how}): "
-                    f"{type(exc).__name__}: {exc}")
+            note = (
+                f"{WORKER_DIED} running this run ({attempt} times, alone{how}): "
+                f"{type(exc).__name__}: {exc}"
+            )
             finish([(int(ids[0]), None, note[:2000])], stage)
             session["runs_lost_with_worker"] += 1
 
@@ -1011,11 +1109,13 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
                     if engine.lost_all(exc):
                         breaks += 1
                         if breaks >= MAX_BREAKS:
-                            raise CbsimError(f"worker processes keep dying ({breaks} times in "
-                                             f"a row with no batch finishing: {exc}); "
-                                             f"{counts['done']:,} finished runs are kept in "
-                                             f"{runs_dir}/ (resume with --workers 1 to see "
-                                             "why)") from None
+                            raise CbsimError(
+                                f"worker processes keep dying ({breaks} times in "
+                                f"a row with no batch finishing: {exc}); "
+                                f"{counts['done']:,} finished runs are kept in "
+                                f"{runs_dir}/ (resume with --workers 1 to see "
+                                "why)"
+                            ) from None
                         for other, other_batch in list(pending.items()):
                             why = exc
                             if other.done() and not other.cancelled():
@@ -1042,8 +1142,11 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
         with contextlib.suppress(CbsimError):
             flush()
         save("interrupted")
-        print(f"{exp.name}: interrupted; {counts['done']:,} of {planned:,} runs kept in "
-              f"{runs_dir}/ (finish with --resume)", file=sys.stderr)
+        print(
+            f"{exp.name}: interrupted; {counts['done']:,} of {planned:,} runs kept in "
+            f"{runs_dir}/ (finish with --resume)",
+            file=sys.stderr,
+        )
         raise KeyboardInterrupt from None
     except BaseException:
         bar.close()
@@ -1061,10 +1164,12 @@ def _execute(exp: Experiment, table: RunTable, out: Path, manifest: dict[str, An
     if counts["failed"]:
         lost = session["runs_lost_with_worker"]
         failed_note = f", {counts['failed']:,} failed (see the error column" + (
-            f"; {lost:,} lost with their worker process, run again by --resume)" if lost
-            else ")")
-    print(f"{exp.name}: {session['runs']:,} runs in {elapsed:.1f} s on {engine.label}; "
-          f"{counts['done']:,} of {planned:,} done{failed_note}; results in {runs_dir}/")
+            f"; {lost:,} lost with their worker process, run again by --resume)" if lost else ")"
+        )
+    print(
+        f"{exp.name}: {session['runs']:,} runs in {elapsed:.1f} s on {engine.label}; "
+        f"{counts['done']:,} of {planned:,} done{failed_note}; results in {runs_dir}/"
+    )
     print(f"next: cbsim analyse {out}")
     return EXIT_RUNS_FAILED if counts["failed"] else 0
 
@@ -1085,5 +1190,12 @@ def _restore_sigterm(old: Any) -> None:
         signal.signal(signal.SIGTERM, old)
 
 
-__all__ = ["run_sweep", "run_batch", "make_engine", "finished_runs", "forget_worker_deaths",
-           "read_manifest", "EXIT_RUNS_FAILED"]
+__all__ = [
+    "run_sweep",
+    "run_batch",
+    "make_engine",
+    "finished_runs",
+    "forget_worker_deaths",
+    "read_manifest",
+    "EXIT_RUNS_FAILED",
+]

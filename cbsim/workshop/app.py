@@ -1,7 +1,7 @@
 """The workshop view: the community budgets model live in the browser (Mesa SolaraViz).
 
-Serve it with `cbsim viz [SCENARIO]` (see `cbsim.viz`) or `solara run cbsim/app.py`, which
-reads the scenario from $CBSIM_SCENARIO (default baseline_2011). The page imports the model,
+Serve it with `cbsim viz [SCENARIO]` (see `cbsim.workshop.server`) or
+`solara run cbsim/workshop/app.py`, which reads the scenario from $CBSIM_SCENARIO (default baseline_2011). The page imports the model,
 never the reverse. Every browser tab gets its own model: `Page` creates it per session, so
 two participants never drive each other's run.
 """
@@ -19,22 +19,21 @@ from matplotlib.figure import Figure
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from cbsim.model import CommunityBudgetModel
-from cbsim.panels import (
+from cbsim.inputs.parameters import Parameter
+from cbsim.inputs.scenario import available_scenarios, load_scenario
+from cbsim.model.model import CommunityBudgetModel
+from cbsim.outputs.figures import adoption_figure, figure_svg
+from cbsim.workshop.panels import (
     STYLE,
     action_log_html,
-    adoption_figure,
     council_map_figure,
     departments_html,
-    figure_svg,
     headline_html,
     incentive_label,
     incentives_html,
     main_incentives,
 )
-from cbsim.parameters import Parameter
-from cbsim.scenario import available_scenarios, load_scenario
-from cbsim.viz import SCENARIO_ENV
+from cbsim.workshop.server import SCENARIO_ENV
 
 DEFAULT_SCENARIO = "baseline_2011"
 DEFAULT_SEED = 1
@@ -51,8 +50,13 @@ class WorkshopModel(CommunityBudgetModel):
     given here as `scenario_name`).
     """
 
-    def __init__(self, scenario_name: str = DEFAULT_SCENARIO, rng: Any = DEFAULT_SEED,
-                 scenario: Any = None, **values: Any) -> None:
+    def __init__(
+        self,
+        scenario_name: str = DEFAULT_SCENARIO,
+        rng: Any = DEFAULT_SEED,
+        scenario: Any = None,
+        **values: Any,
+    ) -> None:
         del scenario  # Mesa's experimental Scenario object, added by SolaraViz on Reset
         super().__init__(scenario=scenario_name, rng=parse_seed(rng), **values)
 
@@ -93,15 +97,27 @@ def incentive_control(p: Parameter, values: dict[str, Any]) -> dict[str, Any]:
     if p.kind == "bool":
         return {"type": "Checkbox", "value": value, "label": label}
     if p.kind == "float":
-        return {"type": "SliderFloat", "value": value, "min": p.min, "max": p.max,
-                "step": _slider_step(p), "label": f"{label} ({p.unit})"}
+        return {
+            "type": "SliderFloat",
+            "value": value,
+            "min": p.min,
+            "max": p.max,
+            "step": _slider_step(p),
+            "label": f"{label} ({p.unit})",
+        }
     if p.kind == "int":
-        return {"type": "SliderInt", "value": value, "min": int(p.min), "max": int(p.max),
-                "step": 1, "label": f"{label} ({p.unit})"}
+        return {
+            "type": "SliderInt",
+            "value": value,
+            "min": int(p.min),
+            "max": int(p.max),
+            "step": 1,
+            "label": f"{label} ({p.unit})",
+        }
     if p.kind == "stance":
         # A department never starts below its floor (the scenario's commitment).
         floor = values.get(p.path.removesuffix(".stance") + ".floor", p.choices[0])
-        allowed = list(p.choices[p.choices.index(floor):])
+        allowed = list(p.choices[p.choices.index(floor) :])
         return {"type": "Select", "value": value, "values": allowed, "label": label}
     raise ValueError(f"{p.path}: a main incentive of kind {p.kind!r} has no control")
 
@@ -122,27 +138,41 @@ def model_params(scenario: str) -> dict[str, Any]:
 # ------------------------------------------------------------------ panels (plain functions,
 # so that SolaraViz redraws them after every step; see the traps note on custom components)
 def _html(title: str, body: str, css: str) -> solara.Element:
-    return solara.HTML(tag="div", classes=[css],
-                       unsafe_innerHTML=f'<div class="cbsim-panel-title">{title}</div>{body}')
+    return solara.HTML(
+        tag="div",
+        classes=[css],
+        unsafe_innerHTML=f'<div class="cbsim-panel-title">{title}</div>{body}',
+    )
 
 
 def _figure(fig: Figure, css: str, alt: str) -> solara.Element:
     """A figure as an SVG image that scales with its panel."""
     data = base64.b64encode(figure_svg(fig).encode()).decode()
-    return solara.HTML(tag="div", classes=[css], unsafe_innerHTML=(
-        f'<img class="cbsim-figure" alt="{alt}" src="data:image/svg+xml;base64,{data}">'))
+    return solara.HTML(
+        tag="div",
+        classes=[css],
+        unsafe_innerHTML=(
+            f'<img class="cbsim-figure" alt="{alt}" src="data:image/svg+xml;base64,{data}">'
+        ),
+    )
 
 
 def CouncilMap(model: CommunityBudgetModel) -> solara.Element:
     """The councils on their peer network, by region, coloured by state."""
-    return _figure(council_map_figure(model), "cbsim-panel-map",
-                   "councils on their peer network, coloured by state")
+    return _figure(
+        council_map_figure(model),
+        "cbsim-panel-map",
+        "councils on their peer network, coloured by state",
+    )
 
 
 def AdoptionCurve(model: CommunityBudgetModel) -> solara.Element:
     """The adoption curve against the target."""
-    return _figure(adoption_figure(model), "cbsim-panel-adoption",
-                   "share of councils developing a community budget, month by month")
+    return _figure(
+        adoption_figure(model),
+        "cbsim-panel-adoption",
+        "share of councils developing a community budget, month by month",
+    )
 
 
 def Departments(model: CommunityBudgetModel) -> solara.Element:
@@ -152,14 +182,20 @@ def Departments(model: CommunityBudgetModel) -> solara.Element:
 
 def ActionLog(model: CommunityBudgetModel) -> solara.Element:
     """What the ministerial groups and departments did."""
-    return _html("Ministerial groups and departments: latest actions", action_log_html(model),
-                 "cbsim-panel-log")
+    return _html(
+        "Ministerial groups and departments: latest actions",
+        action_log_html(model),
+        "cbsim-panel-log",
+    )
 
 
 def Incentives(model: CommunityBudgetModel) -> solara.Element:
     """The main incentives as this run uses them (the sliders apply on Reset)."""
-    return _html("Main incentives in this run (change them in the sidebar, then Reset)",
-                 incentives_html(model), "cbsim-panel-incentives")
+    return _html(
+        "Main incentives in this run (change them in the sidebar, then Reset)",
+        incentives_html(model),
+        "cbsim-panel-incentives",
+    )
 
 
 PANELS = [CouncilMap, AdoptionCurve, Departments, ActionLog, Incentives]
@@ -188,8 +224,9 @@ def Workshop(scenario: str) -> None:
     model = solara.use_reactive(first)
     params = solara.use_memo(lambda: model_params(scenario), dependencies=[])
     Headline(model.value)
-    SolaraViz(model, components=PANELS, model_params=params, name=TITLE,
-              play_interval=PLAY_INTERVAL_MS)
+    SolaraViz(
+        model, components=PANELS, model_params=params, name=TITLE, play_interval=PLAY_INTERVAL_MS
+    )
 
 
 @solara.component

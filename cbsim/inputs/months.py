@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cbsim.errors import short_repr
+from cbsim.inputs.errors import short_repr
 
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only, the whole string
 

@@ -11,12 +11,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from cbsim.errors import InputError, short_repr
-from cbsim.months import months_between, parse_month
-from cbsim.parameters import Parameter, declared, defaults
-from cbsim.reference import authority_names, department_names
+from cbsim.inputs.errors import InputError, short_repr
+from cbsim.inputs.months import months_between, parse_month
+from cbsim.inputs.parameters import Parameter, declared, defaults
+from cbsim.inputs.reference import authority_names, department_names
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 META_KEYS = ("name", "description", "sources")
 MAX_FILE_BYTES = 10_000_000  # far above any real scenario; stops a stray huge file early
 
@@ -46,7 +46,7 @@ def scenario_dir() -> Path:
     """Folder of the shipped scenarios (the repository's `scenarios/`, or the packaged copy)."""
     if SCENARIO_DIR.is_dir():
         return SCENARIO_DIR
-    return Path(__file__).resolve().parent / "scenarios"
+    return Path(__file__).resolve().parents[1] / "scenarios"
 
 
 def available_scenarios() -> list[Scenario]:
@@ -71,8 +71,11 @@ def resolve_scenario_path(name_or_path: str | os.PathLike) -> Path:
     if shipped.is_file():
         return shipped
     names = [p.stem for p in scenario_dir().glob("*.toml")]
-    raise InputError(_printable(text), None, "unknown scenario" + _suggest(text, names)
-                     + f" (known: {', '.join(sorted(names))})")
+    raise InputError(
+        _printable(text),
+        None,
+        "unknown scenario" + _suggest(text, names) + f" (known: {', '.join(sorted(names))})",
+    )
 
 
 def load_scenario(scenario: str | os.PathLike | Scenario) -> Scenario:
@@ -83,15 +86,17 @@ def load_scenario(scenario: str | os.PathLike | Scenario) -> Scenario:
     shown = _printable(str(path))
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(shown, None, f"too large for a scenario file (over "
-                             f"{MAX_FILE_BYTES:,} bytes)")
+            raise InputError(
+                shown, None, f"too large for a scenario file (over {MAX_FILE_BYTES:,} bytes)"
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(shown, None, f"cannot read file ({exc.strerror or exc})") from None
     spec = _parse_file(raw, shown, path.stem)
     # a fresh copy each time: a model that changes its parameters must not change the cache
-    return replace(spec, values={k: list(v) if isinstance(v, list) else v
-                                 for k, v in spec.values.items()})
+    return replace(
+        spec, values={k: list(v) if isinstance(v, list) else v for k, v in spec.values.items()}
+    )
 
 
 @lru_cache(maxsize=64)
@@ -104,8 +109,9 @@ def _parse_file(raw: bytes, shown: str, stem: str) -> Scenario:
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(shown, _toml_error_field(text, str(exc)),
-                         f"malformed TOML: {exc}") from None
+        raise InputError(
+            shown, _toml_error_field(text, str(exc)), f"malformed TOML: {exc}"
+        ) from None
     except ValueError:  # tomllib passes on int()'s limit of 4300 digits
         raise InputError(shown, None, "malformed TOML: a number is too long") from None
     except RecursionError:
@@ -137,10 +143,18 @@ def scenario_from_table(table: dict, source: str, default_name: str = "scenario"
     sources = table.get("sources", [])
     if not isinstance(name, str) or not name:
         raise InputError(source, "name", "must be a non-empty string")
-    if len(name) > 100 or name.startswith(".") or not name.isprintable() or any(
-            c in name for c in "/\\:"):
-        raise InputError(source, "name", f"{short_repr(name)} is not a plain name (it names "
-                         "output folders: no '/', '\\', ':' or leading '.')")
+    if (
+        len(name) > 100
+        or name.startswith(".")
+        or not name.isprintable()
+        or any(c in name for c in "/\\:")
+    ):
+        raise InputError(
+            source,
+            "name",
+            f"{short_repr(name)} is not a plain name (it names "
+            "output folders: no '/', '\\', ':' or leading '.')",
+        )
     if not isinstance(description, str):
         raise InputError(source, "description", "must be a string")
     if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
@@ -175,8 +189,11 @@ def flatten(table: dict, prefix: str = "") -> list[tuple[str, Any]]:
 @lru_cache(maxsize=1)
 def _sections() -> frozenset[str]:
     """Every proper prefix of a declared path: `timeline`, `departments`, `departments.DWP`."""
-    return frozenset(".".join(parts[:i]) for parts in (p.split(".") for p in declared())
-                     for i in range(1, len(parts)))
+    return frozenset(
+        ".".join(parts[:i])
+        for parts in (p.split(".") for p in declared())
+        for i in range(1, len(parts))
+    )
 
 
 def coerce(path: str, value: Any, source: str) -> Any:
@@ -192,15 +209,24 @@ def _unknown(path: str, value: Any, source: str) -> InputError:
     parts = path.split(".")
     if parts[0] == "departments" and len(parts) > 1 and parts[1] not in department_names():
         names = sorted(department_names())
-        return InputError(source, _printable(".".join(parts[:2])),
-                          f"unknown department {short_repr(parts[1])}"
-                          + _suggest(parts[1], names) + f" (known: {', '.join(names)})")
+        return InputError(
+            source,
+            _printable(".".join(parts[:2])),
+            f"unknown department {short_repr(parts[1])}"
+            + _suggest(parts[1], names)
+            + f" (known: {', '.join(names)})",
+        )
     if path in _sections():
         example = next(p for p in declared() if p.startswith(f"{path}."))
-        return InputError(source, _printable(path), f"is a section, not a parameter: give "
-                          f"its parameters (e.g. {example}), not {short_repr(value)}")
-    return InputError(source, _printable(path), "unknown parameter"
-                      + _suggest(path, [*declared(), *_sections()]))
+        return InputError(
+            source,
+            _printable(path),
+            f"is a section, not a parameter: give "
+            f"its parameters (e.g. {example}), not {short_repr(value)}",
+        )
+    return InputError(
+        source, _printable(path), "unknown parameter" + _suggest(path, [*declared(), *_sections()])
+    )
 
 
 def _coerce_value(p: Parameter, value: Any, source: str) -> Any:
@@ -228,8 +254,10 @@ def _coerce_value(p: Parameter, value: Any, source: str) -> Any:
         return value
     if p.kind == "stance":
         if value not in p.choices:
-            raise fail(f"expected one of {', '.join(p.choices)}, got {short_repr(value)}"
-                       + _suggest(str(value), list(p.choices)))
+            raise fail(
+                f"expected one of {', '.join(p.choices)}, got {short_repr(value)}"
+                + _suggest(str(value), list(p.choices))
+            )
         return value
     if p.kind in ("authorities", "choices"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -254,23 +282,31 @@ def check_consistency(values: dict[str, Any], source: str) -> None:
         raise InputError(source, "timeline.end", "runs are limited to 600 months")
     target = values["timeline.target_date"]
     if not 0 <= months_between(start, target) <= months_between(start, end):
-        raise InputError(source, "timeline.target_date",
-                         f"{target} must lie between timeline.start {start} and "
-                         f"timeline.end {end}")
+        raise InputError(
+            source,
+            "timeline.target_date",
+            f"{target} must lie between timeline.start {start} and timeline.end {end}",
+        )
     for path, p in declared().items():
         if path.endswith(".stance"):
             floor = path.removesuffix(".stance") + ".floor"
             if p.choices.index(values[path]) < p.choices.index(values[floor]):
-                raise InputError(source, path, f"{values[path]!r} is below the department's "
-                                 f"floor {values[floor]!r}")
+                raise InputError(
+                    source,
+                    path,
+                    f"{values[path]!r} is below the department's floor {values[floor]!r}",
+                )
 
 
 def parse_set_option(text: str, source: str = "--set") -> tuple[str, Any]:
     """Parse `PATH=VALUE` (VALUE in TOML syntax, or a bare word taken as a string)."""
     path, equals, raw = (part.strip() for part in text.partition("="))
     if not equals or not path:
-        raise InputError(source, None, f"expected PATH=VALUE, e.g. offer.national_pooling=true, "
-                         f"got {short_repr(text)}")
+        raise InputError(
+            source,
+            None,
+            f"expected PATH=VALUE, e.g. offer.national_pooling=true, got {short_repr(text)}",
+        )
     if path not in declared():
         raise _unknown(path, raw, source)
     if not raw:

@@ -40,7 +40,7 @@ class DepartmentInfo:
 @cache
 def authorities() -> tuple[Authority, ...]:
     """The 152 upper-tier authorities with type, region and first-phase pilot area."""
-    text = resources.files("cbsim.data").joinpath("authorities.csv").read_text("utf-8")
+    text = resources.files("cbsim.inputs.data").joinpath("authorities.csv").read_text("utf-8")
     lines = [line for line in text.splitlines() if not line.startswith("#")]
     return tuple(Authority(**row) for row in csv.DictReader(lines))
 
@@ -60,7 +60,7 @@ def pilot_councils() -> tuple[str, ...]:
 @cache
 def departments() -> tuple[DepartmentInfo, ...]:
     """The Whitehall departments modelled, in a fixed order."""
-    text = resources.files("cbsim.data").joinpath("departments.toml").read_text("utf-8")
+    text = resources.files("cbsim.inputs.data").joinpath("departments.toml").read_text("utf-8")
     table = tomllib.loads(text)
     return tuple(DepartmentInfo(name=name, **fields) for name, fields in table.items())
 

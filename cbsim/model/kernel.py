@@ -1,6 +1,6 @@
 """The model without Mesa: the same rules on plain objects and arrays, for sweeps.
 
-`Programme` runs `cbsim.rules` exactly as `CommunityBudgetModel` does, with the same random
+`Programme` runs `cbsim.model.rules` exactly as `CommunityBudgetModel` does, with the same random
 draws in the same order, so a scenario and seed give identical outcomes on either host
 (`tests/test_kernel.py` checks this over many scenarios, seeds and parameter values). It
 skips what only the Mesa host needs (agent registries, a space, a DataCollector table) and
@@ -15,16 +15,22 @@ from typing import Any
 
 import numpy as np
 
-from cbsim.reference import STANCES, department_names
-from cbsim.rules import DepartmentRules, MinisterialRules, ProgrammeRules
-from cbsim.scenario import Scenario, load_scenario
+from cbsim.inputs.reference import STANCES, department_names
+from cbsim.inputs.scenario import Scenario, load_scenario
+from cbsim.model.rules import DepartmentRules, MinisterialRules, ProgrammeRules
 
 
 class Programme(ProgrammeRules):
     """One run of the programme (see `CommunityBudgetModel` for the arguments)."""
 
-    def __init__(self, scenario: str | os.PathLike | Scenario = "baseline_2011",
-                 rng: Any = None, *, copies: int = 1, **overrides: Any) -> None:
+    def __init__(
+        self,
+        scenario: str | os.PathLike | Scenario = "baseline_2011",
+        rng: Any = None,
+        *,
+        copies: int = 1,
+        **overrides: Any,
+    ) -> None:
         self.rng = mesa_rng(rng)
         spec = load_scenario(scenario).with_overrides(overrides, source="override")
         self.setup_programme(spec, copies)
@@ -34,8 +40,11 @@ class Programme(ProgrammeRules):
         self.start_programme()
         self._stance_columns = [f"stance_{name}" for name in department_names()]
         self._series: dict[str, list] = {
-            "month": [], "developing": [], "share_developing": [],
-            **{column: [] for column in self._stance_columns}}
+            "month": [],
+            "developing": [],
+            "share_developing": [],
+            **{column: [] for column in self._stance_columns},
+        }
         self._record()
 
     def step(self) -> None:
@@ -45,7 +54,7 @@ class Programme(ProgrammeRules):
             group.step()
         gumbel = self.rng.gumbel(0.0, 1.0, size=3 * len(self.departments)).tolist()
         for k, department in enumerate(self.departments):  # each department's three draws
-            department.step(gumbel[3 * k:3 * k + 3])
+            department.step(gumbel[3 * k : 3 * k + 3])
         self.update_offer()
         self.levels += self.council_moves_now()
         self.update_peer_share()

@@ -4,7 +4,7 @@ An agent-based model of the UK "community budgets" programme (2010-13). Whitehal
 departments decide whether to withhold, align or pool funding streams; 152 upper-tier
 councils decide whether to develop a community budget given the offer, their peers and the
 pilots' evidence; ministerial groups take stock and push. One step is one calendar month.
-The rules live in cbsim.rules (shared with the Mesa-free kernel that sweeps use); this
+The rules live in cbsim.model.rules (shared with the Mesa-free kernel that sweeps use); this
 module is their Mesa host: agents, AgentSets, a DataCollector and a Network space.
 Sources and assumptions: docs/ODD.md and shared reference FACTS.
 """
@@ -20,11 +20,11 @@ import pandas as pd
 from mesa import DataCollector, Model
 from mesa.discrete_space import Network
 
-from cbsim.agents import COUNCIL_STATES, Council, Department, MinisterialGroup
-from cbsim.network import map_layout
-from cbsim.reference import department_names
-from cbsim.rules import ProgrammeRules
-from cbsim.scenario import Scenario, load_scenario
+from cbsim.inputs.reference import department_names
+from cbsim.inputs.scenario import Scenario, load_scenario
+from cbsim.model.agents import COUNCIL_STATES, Council, Department, MinisterialGroup
+from cbsim.model.network import map_layout
+from cbsim.model.rules import ProgrammeRules
 
 
 class CommunityBudgetModel(ProgrammeRules, Model):
@@ -38,8 +38,14 @@ class CommunityBudgetModel(ProgrammeRules, Model):
             authorities (copy k > 1 of a council is named "<name> #k" and starts as it does).
     """
 
-    def __init__(self, scenario: str | os.PathLike | Scenario = "baseline_2011",
-                 rng: Any = None, *, copies: int = 1, **overrides: Any) -> None:
+    def __init__(
+        self,
+        scenario: str | os.PathLike | Scenario = "baseline_2011",
+        rng: Any = None,
+        *,
+        copies: int = 1,
+        **overrides: Any,
+    ) -> None:
         super().__init__(rng=rng)
         spec = load_scenario(scenario).with_overrides(overrides, source="override")
         self.setup_programme(spec, copies)
@@ -59,8 +65,17 @@ class CommunityBudgetModel(ProgrammeRules, Model):
     def _create_councils(self) -> None:
         levels = self.draw_councils()
         for i, a in enumerate(self.authority_source):
-            Council(self, i, a.name, a.type, a.region, a.pilot_area, int(levels[i]),
-                    float(self.council_thresholds_m[i]), float(self.council_capacities[i]))
+            Council(
+                self,
+                i,
+                a.name,
+                a.type,
+                a.region,
+                a.pilot_area,
+                int(levels[i]),
+                float(self.council_thresholds_m[i]),
+                float(self.council_capacities[i]),
+            )
         self.councils = self.agents_by_type[Council]
         self.council_list: list[Council] = list(self.councils)
         self._refresh_levels()
@@ -71,8 +86,9 @@ class CommunityBudgetModel(ProgrammeRules, Model):
 
         Built on first use (the view, or `council.cell`): headless runs never need it.
         """
-        grid = Network(self.network.graph, random=self.random,
-                       layout=map_layout(self.authority_source))
+        grid = Network(
+            self.network.graph, random=self.random, layout=map_layout(self.authority_source)
+        )
         for council in self.council_list:
             council.cell = grid[council.index]
         return grid
@@ -101,8 +117,9 @@ class CommunityBudgetModel(ProgrammeRules, Model):
             self.council_list[i].level += 1
 
     def _refresh_levels(self) -> None:
-        self.levels = np.fromiter((c.level for c in self.council_list), dtype=np.int8,
-                                  count=len(self.council_list))
+        self.levels = np.fromiter(
+            (c.level for c in self.council_list), dtype=np.int8, count=len(self.council_list)
+        )
 
     # ----------------------------------------------------------------- observables
     def series(self) -> dict[str, list]:

@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from cbsim.errors import InputError
-from cbsim.parameters import declared
-from cbsim.scenario import Scenario, coerce, flatten, load_scenario
+from cbsim.inputs.errors import InputError
+from cbsim.inputs.parameters import declared
+from cbsim.inputs.scenario import Scenario, coerce, flatten, load_scenario
 
-EXPERIMENT_DIR = Path(__file__).resolve().parent.parent / "experiments"
+EXPERIMENT_DIR = Path(__file__).resolve().parents[2] / "experiments"
 SAMPLERS = ("grid", "lhs", "saltelli", "morris")
 TOP_KEYS = ("description", "scenario", "replicates", "seed", "sampler", "factors", "overrides")
 SAMPLER_KEYS = {
@@ -110,15 +110,19 @@ class Experiment:
 
     def problem(self) -> dict[str, Any]:
         """The SALib problem (names and raw bounds) for lhs, saltelli and morris designs."""
-        return {"num_vars": len(self.factors), "names": self.factor_paths,
-                "bounds": [list(f.bounds) for f in self.factors]}
+        return {
+            "num_vars": len(self.factors),
+            "names": self.factor_paths,
+            "bounds": [list(f.bounds) for f in self.factors],
+        }
 
     def raw_design(self) -> np.ndarray:
         """The sampler's matrix, one row per design point (level indices for a grid)."""
         if self.method == "grid":
             axes = [range(len(f.levels)) for f in self.factors]
             return np.array(list(itertools.product(*axes)), dtype=float).reshape(
-                -1, len(self.factors))
+                -1, len(self.factors)
+            )
         problem = self.problem()
         if self.method == "lhs":
             from SALib.sample import latin
@@ -127,21 +131,27 @@ class Experiment:
         if self.method == "saltelli":
             from SALib.sample import sobol
 
-            return sobol.sample(problem, self.samples, seed=self.seed,
-                                calc_second_order=self.options["second_order"])
+            return sobol.sample(
+                problem,
+                self.samples,
+                seed=self.seed,
+                calc_second_order=self.options["second_order"],
+            )
         from SALib.sample import morris
 
-        return morris.sample(problem, self.samples, num_levels=self.options["levels"],
-                             seed=self.seed)
+        return morris.sample(
+            problem, self.samples, num_levels=self.options["levels"], seed=self.seed
+        )
 
     def design(self, raw: np.ndarray | None = None) -> list[dict[str, Any]]:
         """Parameter values of every design point, as override dicts by dotted path."""
         raw = self.raw_design() if raw is None else raw
         if self.method == "grid":
-            return [{f.path: f.levels[int(i)] for f, i in zip(self.factors, row, strict=True)}
-                    for row in raw]
-        return [{f.path: f.value(x) for f, x in zip(self.factors, row, strict=True)}
-                for row in raw]
+            return [
+                {f.path: f.levels[int(i)] for f, i in zip(self.factors, row, strict=True)}
+                for row in raw
+            ]
+        return [{f.path: f.value(x) for f, x in zip(self.factors, row, strict=True)} for row in raw]
 
     def n_points(self) -> int:
         """Number of design points the sampler makes."""
@@ -160,20 +170,32 @@ class Experiment:
 
     def fingerprint(self, scenario: Scenario) -> str:
         """A hash of everything that decides the runs' results (not the description)."""
-        content = {"scenario": scenario.values, "replicates": self.replicates,
-                   "seed": self.seed, "method": self.method, "samples": self.samples,
-                   "options": self.options, "overrides": self.overrides,
-                   "factors": [f.describe() for f in self.factors]}
+        content = {
+            "scenario": scenario.values,
+            "replicates": self.replicates,
+            "seed": self.seed,
+            "method": self.method,
+            "samples": self.samples,
+            "options": self.options,
+            "overrides": self.overrides,
+            "factors": [f.describe() for f in self.factors],
+        }
         text = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly content of the experiment (for the manifest)."""
-        return {"name": self.name, "description": self.description, "source": self.source,
-                "scenario": self.scenario, "replicates": self.replicates, "seed": self.seed,
-                "sampler": {"method": self.method, "samples": self.samples, **self.options},
-                "factors": [f.describe() for f in self.factors],
-                "overrides": self.overrides}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "scenario": self.scenario,
+            "replicates": self.replicates,
+            "seed": self.seed,
+            "sampler": {"method": self.method, "samples": self.samples, **self.options},
+            "factors": [f.describe() for f in self.factors],
+            "overrides": self.overrides,
+        }
 
     def base_scenario(self) -> Scenario:
         """The base scenario with the experiment's fixed overrides applied."""
@@ -195,7 +217,7 @@ def experiment_dir() -> Path:
     """Folder of the shipped experiments (the repository's `experiments/` or packaged copy)."""
     if EXPERIMENT_DIR.is_dir():
         return EXPERIMENT_DIR
-    return Path(__file__).resolve().parent / "experiments"
+    return Path(__file__).resolve().parents[1] / "experiments"
 
 
 def resolve_experiment_path(name_or_path: str | os.PathLike) -> Path:
@@ -210,8 +232,9 @@ def resolve_experiment_path(name_or_path: str | os.PathLike) -> Path:
     if shipped.is_file():
         return shipped
     names = sorted(p.stem for p in experiment_dir().glob("*.toml"))
-    raise InputError(text, None, "unknown experiment" + _suggest(text, names)
-                     + f" (known: {', '.join(names)})")
+    raise InputError(
+        text, None, "unknown experiment" + _suggest(text, names) + f" (known: {', '.join(names)})"
+    )
 
 
 def load_experiment(name_or_path: str | os.PathLike | Experiment) -> Experiment:
@@ -236,13 +259,19 @@ def load_experiment(name_or_path: str | os.PathLike | Experiment) -> Experiment:
 
 
 # ------------------------------------------------------------------------ validation
-def experiment_from_table(table: dict, source: str, name: str = "experiment",
-                          text: str = "") -> Experiment:
+def experiment_from_table(
+    table: dict, source: str, name: str = "experiment", text: str = ""
+) -> Experiment:
     """Validate a parsed experiment table; raise InputError(source, field, ...) on a problem."""
     for key in table:
         if key not in TOP_KEYS:
-            raise InputError(source, key, "unknown key" + _suggest(key, list(TOP_KEYS))
-                             + f" (allowed: {', '.join(TOP_KEYS)})")
+            raise InputError(
+                source,
+                key,
+                "unknown key"
+                + _suggest(key, list(TOP_KEYS))
+                + f" (allowed: {', '.join(TOP_KEYS)})",
+            )
     for key in ("scenario", "replicates", "seed", "sampler", "factors"):
         if key not in table:
             raise InputError(source, key, "missing (required)")
@@ -251,8 +280,9 @@ def experiment_from_table(table: dict, source: str, name: str = "experiment",
         raise InputError(source, "description", "must be a string")
     scenario = table["scenario"]
     if not isinstance(scenario, str) or not scenario.strip():
-        raise InputError(source, "scenario", f"expected a scenario name or path, got "
-                         f"{_show(scenario)}")
+        raise InputError(
+            source, "scenario", f"expected a scenario name or path, got {_show(scenario)}"
+        )
     replicates = _whole(table["replicates"], source, "replicates", 1, 1_000_000)
     seed = _whole(table["seed"], source, "seed", 0, MAX_SEED)
     method, samples, options = _sampler(table["sampler"], source)
@@ -260,14 +290,29 @@ def experiment_from_table(table: dict, source: str, name: str = "experiment",
     factors = _factors(table["factors"], source, method)
     for f in factors:
         if f.path in overrides:
-            raise InputError(source, f"overrides.{f.path}", "is also a factor; keep it in one "
-                             "place")
-    experiment = Experiment(name, description, source, _scenario_ref(scenario, source),
-                            replicates, seed, method, samples, tuple(factors), overrides,
-                            options, text)
+            raise InputError(
+                source, f"overrides.{f.path}", "is also a factor; keep it in one place"
+            )
+    experiment = Experiment(
+        name,
+        description,
+        source,
+        _scenario_ref(scenario, source),
+        replicates,
+        seed,
+        method,
+        samples,
+        tuple(factors),
+        overrides,
+        options,
+        text,
+    )
     if experiment.n_runs() > MAX_RUNS:
-        raise InputError(source, "replicates", f"the design makes {experiment.n_runs():,} runs; "
-                         f"at most {MAX_RUNS:,} are allowed")
+        raise InputError(
+            source,
+            "replicates",
+            f"the design makes {experiment.n_runs():,} runs; at most {MAX_RUNS:,} are allowed",
+        )
     experiment.base_scenario()  # the scenario exists and the overrides fit it
     return experiment
 
@@ -284,33 +329,43 @@ def _scenario_ref(scenario: str, source: str) -> str:
 
 def _sampler(table: Any, source: str) -> tuple[str, int | None, dict[str, Any]]:
     if not isinstance(table, dict):
-        raise InputError(source, "sampler", "expected a table, e.g. [sampler] method = \"grid\"")
+        raise InputError(source, "sampler", 'expected a table, e.g. [sampler] method = "grid"')
     method = table.get("method")
     if method is None:
         raise InputError(source, "sampler.method", f"missing (one of {', '.join(SAMPLERS)})")
     if method not in SAMPLERS:
-        raise InputError(source, "sampler.method", f"unknown sampler {_show(method)}"
-                         + _suggest(str(method), list(SAMPLERS))
-                         + f" (one of {', '.join(SAMPLERS)})")
+        raise InputError(
+            source,
+            "sampler.method",
+            f"unknown sampler {_show(method)}"
+            + _suggest(str(method), list(SAMPLERS))
+            + f" (one of {', '.join(SAMPLERS)})",
+        )
     allowed = SAMPLER_KEYS[method]
     for key in table:
         if key not in allowed:
             other = [m for m in SAMPLERS if key in SAMPLER_KEYS[m]]
-            hint = (f" (used by {', '.join(other)} only)" if other
-                    else _suggest(key, list(allowed)) + f" (allowed: {', '.join(allowed)})")
+            hint = (
+                f" (used by {', '.join(other)} only)"
+                if other
+                else _suggest(key, list(allowed)) + f" (allowed: {', '.join(allowed)})"
+            )
             raise InputError(source, f"sampler.{key}", f"not a {method} setting{hint}")
     options: dict[str, Any] = {}
     samples = None
     if method != "grid":
         if "samples" not in table:
-            raise InputError(source, "sampler.samples", f"missing (the {method} sampler needs "
-                             "it)")
+            raise InputError(source, "sampler.samples", f"missing (the {method} sampler needs it)")
         samples = _whole(table["samples"], source, "sampler.samples", 2, MAX_RUNS)
     if method == "saltelli":
         if samples & (samples - 1):
-            raise InputError(source, "sampler.samples", f"must be a power of 2 for the Sobol' "
-                             f"sequence, e.g. {1 << (samples.bit_length() - 1)} or "
-                             f"{1 << samples.bit_length()}; got {samples}")
+            raise InputError(
+                source,
+                "sampler.samples",
+                f"must be a power of 2 for the Sobol' "
+                f"sequence, e.g. {1 << (samples.bit_length() - 1)} or "
+                f"{1 << samples.bit_length()}; got {samples}",
+            )
         second = table.get("second_order", False)
         if not isinstance(second, bool):
             raise InputError(source, "sampler.second_order", "expected true or false")
@@ -334,8 +389,12 @@ def _overrides(table: Any, source: str) -> dict[str, Any]:
 
 def _factors(table: Any, source: str, method: str) -> list[Factor]:
     if not isinstance(table, dict) or not table:
-        raise InputError(source, "factors", "expected a table with at least one factor, e.g. "
-                         '"offer.national_pooling" = [false, true]')
+        raise InputError(
+            source,
+            "factors",
+            "expected a table with at least one factor, e.g. "
+            '"offer.national_pooling" = [false, true]',
+        )
     factors = [_factor(path, spec, source, method) for path, spec in _factor_pairs(table)]
     if method in ("saltelli", "morris") and len(factors) < 2:
         raise InputError(source, "factors", f"the {method} sampler needs at least 2 factors")
@@ -347,8 +406,12 @@ def _factor_pairs(table: dict, prefix: str = "") -> list[tuple[str, Any]]:
     pairs = []
     for key, value in table.items():
         path = f"{prefix}{key}"
-        nested = (isinstance(value, dict) and path not in declared() and value
-                  and not set(value) <= set(RANGE_KEYS))
+        nested = (
+            isinstance(value, dict)
+            and path not in declared()
+            and value
+            and not set(value) <= set(RANGE_KEYS)
+        )
         pairs += _factor_pairs(value, f"{path}.") if nested else [(path, value)]
     return pairs
 
@@ -359,8 +422,12 @@ def _factor(path: str, spec: Any, source: str, method: str) -> Factor:
     if param is None:
         raise InputError(source, where, "unknown parameter" + _suggest(path, list(declared())))
     if param.kind not in FACTOR_KINDS:
-        raise InputError(source, where, f"a {param.kind} parameter cannot be a factor "
-                         "(set it in the scenario or in [overrides])")
+        raise InputError(
+            source,
+            where,
+            f"a {param.kind} parameter cannot be a factor "
+            "(set it in the scenario or in [overrides])",
+        )
     if isinstance(spec, list):
         if not spec:
             raise InputError(source, where, "needs at least one level")
@@ -370,17 +437,33 @@ def _factor(path: str, spec: Any, source: str, method: str) -> Factor:
         return Factor(path, param.kind, levels)
     if not isinstance(spec, dict):
         example = "[false, true]" if param.kind == "bool" else "{ min = ..., max = ... }"
-        raise InputError(source, where, f"expected a list of levels or a range, e.g. "
-                         f"{example}; got {_show(spec)}")
+        raise InputError(
+            source,
+            where,
+            f"expected a list of levels or a range, e.g. {example}; got {_show(spec)}",
+        )
     if not param.numeric:
-        raise InputError(source, where, f"a {param.kind} factor takes a list of levels, e.g. "
-                         + ("[false, true]" if param.kind == "bool" else f"{list(param.choices)}"
-                            if param.choices else '["2011-06", "2011-12"]'))
+        raise InputError(
+            source,
+            where,
+            f"a {param.kind} factor takes a list of levels, e.g. "
+            + (
+                "[false, true]"
+                if param.kind == "bool"
+                else f"{list(param.choices)}"
+                if param.choices
+                else '["2011-06", "2011-12"]'
+            ),
+        )
     for key in spec:
         if key not in RANGE_KEYS:
-            raise InputError(source, f"{where}.{key}", "unknown key"
-                             + _suggest(key, list(RANGE_KEYS))
-                             + f" (allowed: {', '.join(RANGE_KEYS)})")
+            raise InputError(
+                source,
+                f"{where}.{key}",
+                "unknown key"
+                + _suggest(key, list(RANGE_KEYS))
+                + f" (allowed: {', '.join(RANGE_KEYS)})",
+            )
     for key in ("min", "max"):
         if key not in spec:
             raise InputError(source, f"{where}.{key}", "missing")
@@ -390,19 +473,29 @@ def _factor(path: str, spec: Any, source: str, method: str) -> Factor:
         raise InputError(source, where, f"min {low!r} must be below max {high!r}")
     if method != "grid":
         if "levels" in spec:
-            raise InputError(source, f"{where}.levels", f"a count of levels is for the grid "
-                             f"sampler; {method} draws from the range [min, max]")
+            raise InputError(
+                source,
+                f"{where}.levels",
+                f"a count of levels is for the grid "
+                f"sampler; {method} draws from the range [min, max]",
+            )
         return Factor(path, param.kind, (), low, high)
     if "levels" not in spec:
-        raise InputError(source, f"{where}.levels", "missing: the grid sampler needs a count "
-                         "of levels (or give a list of levels)")
+        raise InputError(
+            source,
+            f"{where}.levels",
+            "missing: the grid sampler needs a count of levels (or give a list of levels)",
+        )
     count = _whole(spec["levels"], source, f"{where}.levels", 2, 10_000)
     values = np.linspace(low, high, count)
     if param.kind == "int":
         levels = tuple(dict.fromkeys(int(round(v)) for v in values))
         if len(levels) < count:
-            raise InputError(source, f"{where}.levels", f"{count} levels from {low} to {high} "
-                             "would repeat whole numbers")
+            raise InputError(
+                source,
+                f"{where}.levels",
+                f"{count} levels from {low} to {high} would repeat whole numbers",
+            )
     else:
         levels = tuple(float(round(v, 12)) for v in values)
     return Factor(path, param.kind, levels)
@@ -419,8 +512,7 @@ def _whole(value: Any, source: str, where: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(source, where, f"expected a whole number, got {_show(value)}")
     if not low <= value <= high:
-        raise InputError(source, where, f"must be between {low:,} and {high:,}, got "
-                         f"{_show(value)}")
+        raise InputError(source, where, f"must be between {low:,} and {high:,}, got {_show(value)}")
     return value
 
 

@@ -1,31 +1,27 @@
 """The workshop view's panels: figures and tables drawn from a running model.
 
 Plain functions of a `CommunityBudgetModel` returning a matplotlib Figure or an HTML string,
-so they can be tested and timed without a browser; `cbsim.app` puts them on the page.
+so they can be tested and timed without a browser; `cbsim.workshop.app` puts them on the page.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from functools import cache
 from html import escape
 from typing import Any
 
-import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from cbsim.agents import COUNCIL_STATES
-from cbsim.model import CommunityBudgetModel
-from cbsim.months import format_month
-from cbsim.network import REGION_CENTRES, map_layout
-from cbsim.parameters import Parameter, parameters
-from cbsim.reference import authorities
+from cbsim.inputs.parameters import Parameter, parameters
+from cbsim.inputs.reference import authorities
+from cbsim.model.agents import COUNCIL_STATES
+from cbsim.model.model import CommunityBudgetModel
+from cbsim.model.network import REGION_CENTRES, map_layout
+from cbsim.outputs.figures import STATE_COLOURS
 
-STATE_COLOURS = {"none": "#c9ced3", "exploring": "#f0a500", "developing": "#1f6f8b"}
 STANCE_COLOURS = {"withhold": "#8e969d", "align": "#d68910", "pool": "#1e8449"}
-TARGET_COLOUR = "#c0392b"
 LOG_LINES = 14
 
 
@@ -76,22 +72,37 @@ def council_map_figure(model: CommunityBudgetModel) -> Figure:
         ax.plot(*_polyline(champion), color="#1f6f8b", lw=0.5, alpha=0.35, ls="--", zorder=1)
     councils = model.council_list
     xy = [positions[c.index] for c in councils]
-    ax.scatter([p[0] for p in xy], [p[1] for p in xy], s=46, zorder=2,
-               c=[STATE_COLOURS[c.state] for c in councils],
-               edgecolors=["#222222" if c.pilot_area else "white" for c in councils],
-               linewidths=[1.1 if c.pilot_area else 0.5 for c in councils])
+    ax.scatter(
+        [p[0] for p in xy],
+        [p[1] for p in xy],
+        s=46,
+        zorder=2,
+        c=[STATE_COLOURS[c.state] for c in councils],
+        edgecolors=["#222222" if c.pilot_area else "white" for c in councils],
+        linewidths=[1.1 if c.pilot_area else 0.5 for c in councils],
+    )
     for region, (x, top, bottom) in _region_label_anchors().items():
         below = REGION_CENTRES[region][1] < 0.2  # southern regions: label under the cluster
-        ax.text(x, bottom - 0.012 if below else top + 0.012, region.replace(" and the ", " & "),
-                ha="center", va="top" if below else "bottom", fontsize=8, color="#444444",
-                zorder=3)
+        ax.text(
+            x,
+            bottom - 0.012 if below else top + 0.012,
+            region.replace(" and the ", " & "),
+            ha="center",
+            va="top" if below else "bottom",
+            fontsize=8,
+            color="#444444",
+            zorder=3,
+        )
     counts = {state: 0 for state in COUNCIL_STATES}
     for c in councils:
         counts[c.state] += 1
-    handles = [Line2D([], [], ls="", marker="o", ms=7, color=STATE_COLOURS[s],
-                      label=f"{s} ({counts[s]})") for s in COUNCIL_STATES]
-    handles.append(Line2D([], [], ls="", marker="o", ms=7, mfc="white", mec="#222222",
-                          label="pilot council"))
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=7, color=STATE_COLOURS[s], label=f"{s} ({counts[s]})")
+        for s in COUNCIL_STATES
+    ]
+    handles.append(
+        Line2D([], [], ls="", marker="o", ms=7, mfc="white", mec="#222222", label="pilot council")
+    )
     if champions:
         handles.append(Line2D([], [], color="#1f6f8b", lw=1, ls="--", label="champion link"))
     ax.legend(handles=handles, loc="upper left", fontsize=9, frameon=False)
@@ -124,61 +135,6 @@ def _region_label_anchors() -> dict[str, tuple[float, float, float]]:
     return anchors
 
 
-def figure_svg(fig: Figure) -> str:
-    """The figure as SVG text (for an <img> that scales to its panel)."""
-    buffer = io.StringIO()
-    # text as text (the browser draws it, in DejaVu Sans or its own sans-serif): smaller and
-    # faster than glyph outlines
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        fig.savefig(buffer, format="svg")
-    return buffer.getvalue()
-
-
-def adoption_figure(model: CommunityBudgetModel, title: str | None = None) -> Figure:
-    """Share of councils developing a community budget, month by month over the whole run,
-    against the target share (50%) and the target date; the current month marked.
-
-    The one adoption curve of cbsim: the workshop view and `cbsim run`'s adoption.png.
-    """
-    series = model.datacollector.model_vars
-    n = len(model.council_list)
-    span = model.end_index - model.start_index
-    target_share = model.params["timeline.target_share"]
-    target_x = model.target_index - model.start_index
-    now = model.month_index - model.start_index
-    fig = Figure(figsize=(6.2, 4.0), dpi=100)
-    ax = fig.add_subplot()
-    ax.set_autoscale_on(False)
-    x = range(len(series["share_developing"]))
-    either = [(d + e) / n for d, e in zip(series["developing"], series["exploring"], strict=True)]
-    ax.fill_between(x, series["share_developing"], either, color="#f0a500", alpha=0.25, lw=0,
-                    label="exploring")
-    ax.plot(x, series["share_developing"], color=STATE_COLOURS["developing"], lw=2.4,
-            label="developing a CB")
-    ax.axhline(target_share, color=TARGET_COLOUR, lw=1.2, ls=":",
-               label=f"target: {target_share:.0%} of {n}")
-    ax.axvline(target_x, color="#555555", lw=1, ls="-.",
-               label=f"target date {model.params['timeline.target_date']}")
-    ax.plot([now], [model.share_developing], "o", color=STATE_COLOURS["developing"], ms=7)
-    near_end = now > 0.75 * span  # label to the left of the marker, inside the axes
-    ax.annotate(f"{model.month}: {model.share_developing:.0%}", (now, model.share_developing),
-                textcoords="offset points", ha="right" if near_end else "left",
-                xytext=(-6 if near_end else 6, -14 if model.share_developing > 0.9 else 6),
-                fontsize=9, fontweight="bold")
-    ticks = [t for t in range(span + 1) if format_month(model.start_index + t)[5:] in
-             ("04", "10")]
-    ax.set_xticks(ticks, [format_month(model.start_index + t) for t in ticks], fontsize=8)
-    ax.set_xlim(0, span)
-    ax.set_ylim(0, 1)
-    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
-    ax.set_ylabel(f"share of {n} upper-tier authorities", fontsize=9)
-    ax.set_title(title or f"Adoption, {model.month}", fontsize=11)
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
-    ax.grid(alpha=0.25)
-    fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.09)
-    return fig
-
-
 def headline_html(model: CommunityBudgetModel) -> str:
     """One line the room can read from the back: month, councils developing, the target."""
     n = len(model.council_list)
@@ -188,7 +144,8 @@ def headline_html(model: CommunityBudgetModel) -> str:
     target_date = model.params["timeline.target_date"]
     if model.month_index >= model.target_index:
         at_target = model.datacollector.model_vars["developing"][
-            model.target_index - model.start_index]
+            model.target_index - model.start_index
+        ]
         verdict = "target met" if at_target >= target else f"target missed ({at_target})"
     elif model.count_developing >= target:
         verdict = "target reached early"
@@ -200,8 +157,8 @@ def headline_html(model: CommunityBudgetModel) -> str:
         f'<span class="cbsim-step">month {months_done + 1} of {months_total + 1}</span>'
         f'<span><b class="cbsim-developing">{model.count_developing}</b> of {n} councils '
         f'developing a community budget (<span class="cbsim-share">'
-        f'{model.share_developing:.0%}</span>), {model.count_exploring} exploring</span>'
-        f'<span>target: {target} by {target_date} &mdash; '
+        f"{model.share_developing:.0%}</span>), {model.count_exploring} exploring</span>"
+        f"<span>target: {target} by {target_date} &mdash; "
         f'<b class="cbsim-verdict">{verdict}</b></span>'
         f'<span class="cbsim-scenario">scenario: {escape(model.scenario_name)}</span>'
         "</div>"
@@ -219,7 +176,8 @@ def departments_html(model: CommunityBudgetModel) -> str:
             f"{escape(d.stance)}</span></td>"
             f'<td class="num">{d.pooled_m:,.1f}</td><td class="num">{d.aligned_m:,.1f}</td>'
             f'<td class="num">{d.poolable_m:,.0f}</td><td class="num">{d.pressure:.2f}</td>'
-            "</tr>")
+            "</tr>"
+        )
     pooled = sum(d.pooled_m for d in model.departments)
     aligned = sum(d.aligned_m for d in model.departments)
     return (
@@ -238,15 +196,18 @@ def action_log_html(model: CommunityBudgetModel, lines: int = LOG_LINES) -> str:
     """The latest actions of the ministerial groups and departments, newest first."""
     recent = model.action_log[-lines:][::-1]
     if not recent:
-        return '<p class="cbsim-note cbsim-log">No actions yet: the first stocktake is due ' \
-               f"{escape(str(model.params['ministerial.first_stocktake']))}.</p>"
+        return (
+            '<p class="cbsim-note cbsim-log">No actions yet: the first stocktake is due '
+            f"{escape(str(model.params['ministerial.first_stocktake']))}.</p>"
+        )
     items = []
     for entry in recent:
         group = "group" in entry["actor"]
         items.append(
             f'<li class="{"group" if group else "dept"}"><span class="when">'
-            f'{escape(entry["month"])}</span> <b>{escape(entry["actor"])}</b>: '
-            f'{escape(entry["action"])}</li>')
+            f"{escape(entry['month'])}</span> <b>{escape(entry['actor'])}</b>: "
+            f"{escape(entry['action'])}</li>"
+        )
     earlier = len(model.action_log) - len(recent)
     more = f'<p class="cbsim-note">and {earlier} earlier</p>' if earlier > 0 else ""
     return f'<ul class="cbsim-log">{"".join(items)}</ul>{more}'
@@ -266,10 +227,14 @@ def incentives_html(model: CommunityBudgetModel) -> str:
         rows.append(
             f'<tr data-path="{escape(p.path)}"><td>{escape(incentive_label(p))}</td>'
             f'<td class="value">{escape(value)}</td>'
-            f'<td class="help">{escape(p.description)} <i>({escape(allowed)})</i></td></tr>')
-    return ('<table class="cbsim-table cbsim-incentives"><thead><tr><th>incentive</th>'
-            "<th>this run</th><th>what it means (range)</th></tr></thead><tbody>"
-            + "".join(rows) + "</tbody></table>")
+            f'<td class="help">{escape(p.description)} <i>({escape(allowed)})</i></td></tr>'
+        )
+    return (
+        '<table class="cbsim-table cbsim-incentives"><thead><tr><th>incentive</th>'
+        "<th>this run</th><th>what it means (range)</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
 
 
 STYLE = """

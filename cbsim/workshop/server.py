@@ -1,4 +1,4 @@
-"""`cbsim viz`: serve the workshop view (cbsim/app.py) with Solara's server."""
+"""`cbsim viz`: serve the workshop view (cbsim/workshop/app.py) with Solara's server."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cbsim.errors import InputError
-from cbsim.scenario import load_scenario, resolve_scenario_path, scenario_dir
+from cbsim.inputs.errors import InputError
+from cbsim.inputs.scenario import load_scenario, resolve_scenario_path, scenario_dir
 
-APP_MODULE = "cbsim.app"
+APP_MODULE = "cbsim.workshop.app"
 SCENARIO_ENV = "CBSIM_SCENARIO"  # the scenario the page opens with (name or absolute path)
 ASSET_MARK = ".cbsim-npm-pack"  # written by scripts/setup_browser.sh into each complete package
 _ASSET_SPEC = re.compile(r"/((?:@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*@\d[\w.+-]*)/")
@@ -36,8 +36,12 @@ def solara_asset_packages() -> list[str]:
     import solara
 
     root = Path(solara.__file__).parent
-    files = [root / "server/templates/solara.html.j2", root / "server/settings.py",
-             root / "components/markdown.py", *sorted((root / "widgets/vue").glob("*.vue"))]
+    files = [
+        root / "server/templates/solara.html.j2",
+        root / "server/settings.py",
+        root / "components/markdown.py",
+        *sorted((root / "widgets/vue").glob("*.vue")),
+    ]
     found: set[str] = set()
     for path in files:
         found.update(_ASSET_SPEC.findall(path.read_text(encoding="utf-8")))
@@ -62,8 +66,21 @@ def is_loopback(host: str) -> bool:
 
 def server_command(host: str, port: int) -> list[str]:
     """The `solara run` command line that serves the workshop view."""
-    return [sys.executable, "-m", "solara", "run", APP_MODULE, "--host", host,
-            "--port", str(port), "--production", "--no-open", "--log-level", "warning"]
+    return [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        APP_MODULE,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--production",
+        "--no-open",
+        "--log-level",
+        "warning",
+    ]
 
 
 def server_environment(scenario: str) -> dict[str, str]:
@@ -84,8 +101,9 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise InputError("--port", None,
-                             f"cannot listen on {host}:{port} ({exc.strerror})") from None
+            raise InputError(
+                "--port", None, f"cannot listen on {host}:{port} ({exc.strerror})"
+            ) from None
 
 
 def serve(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int = 8765) -> int:
@@ -99,18 +117,23 @@ def serve(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int = 
     opens = path.stem if path.parent == scenario_dir().resolve() else str(path)
     _check_port_free(host, port)
     shown = f"[{host}]" if ":" in host else host
-    print(f"cbsim viz: scenario {spec.name} at http://{shown}:{port}/ (Ctrl-C to stop)",
-          flush=True)
+    print(f"cbsim viz: scenario {spec.name} at http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)
     missing = missing_solara_assets()
     if missing:
-        print(f"cbsim viz: warning: {len(missing)} of Solara's front-end packages are not in "
-              f"{solara_asset_cache()}: the page will need internet access to load; "
-              "run scripts/setup_browser.sh .venv (or make browser) to work offline",
-              file=sys.stderr, flush=True)
+        print(
+            f"cbsim viz: warning: {len(missing)} of Solara's front-end packages are not in "
+            f"{solara_asset_cache()}: the page will need internet access to load; "
+            "run scripts/setup_browser.sh .venv (or make browser) to work offline",
+            file=sys.stderr,
+            flush=True,
+        )
     if not is_loopback(host):
-        print(f"cbsim viz: warning: listening on {host}, not 127.0.0.1: anyone who can "
-              "reach this address can open the page and run models on this machine",
-              file=sys.stderr, flush=True)
+        print(
+            f"cbsim viz: warning: listening on {host}, not 127.0.0.1: anyone who can "
+            "reach this address can open the page and run models on this machine",
+            file=sys.stderr,
+            flush=True,
+        )
     process = subprocess.Popen(server_command(host, port), env=server_environment(opens))
     # Stopping `cbsim viz` (Ctrl-C, or SIGTERM from a process manager) stops the server too.
     previous = signal.signal(signal.SIGTERM, lambda *_: process.terminate())
@@ -132,4 +155,4 @@ if __name__ == "__main__":  # used by scripts/setup_browser.sh
         print(solara_asset_cache())
         print("\n".join(solara_asset_packages()))
     else:
-        sys.exit("usage: python -m cbsim.viz assets")
+        sys.exit("usage: python -m cbsim.workshop.server assets")
