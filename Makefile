@@ -17,12 +17,16 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/cbsim run baseline_2011 --seed 1 --out out/demo
 
-test: $(STAMP) browser
-	$(VENV)/bin/ruff check cbsim tests benchmarks
-	$(PY) -m pytest -q
+# Everything CI checks: lint (ruff, format, mypy), then every test, slow and browser included.
+test: lint browser
+	$(PY) -m pytest -q -m ""
+
+LINTED := cbsim tests benchmarks scripts docs/*.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check cbsim tests benchmarks
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
 
 # Everything the workshop view and its browser tests need offline (see scripts/).
 browser: $(STAMP)
