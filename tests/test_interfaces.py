@@ -82,7 +82,7 @@ def test_scenarios_lists_every_shipped_scenario_with_its_description():
 def test_every_scenario_has_a_description_and_sources():
     for spec in available_scenarios():
         assert len(spec.description) > 40 and spec.sources
-        assert all("FACTS" in s for s in spec.sources)
+        assert all("sources.md" in s for s in spec.sources)
 
 
 def test_parameters_are_declared_once_with_unit_default_range_and_meaning():
