@@ -12,7 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cbsim.analysis.report import analyse, load_sweep, prim_boxes
+from cbsim.analysis.discovery import prim_boxes
+from cbsim.analysis.report import analyse
+from cbsim.analysis.sweep_data import load_sweep
 from cbsim.cli import main
 from cbsim.inputs.experiment import load_experiment, run_seed
 from cbsim.sweep.run import new_manifest, run_sweep
