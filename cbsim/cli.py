@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from cbsim.inputs.scenario import load_scenario, parse_set_option
     from cbsim.model.model import CommunityBudgetModel
-    from cbsim.outputs.run_files import summary, write_run_outputs
+    from cbsim.outputs.run_files import RUN_FILES, summary, write_run_outputs
 
     spec = load_scenario(args.scenario)
     overrides = dict(parse_set_option(s) for s in args.sets)
@@ -119,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CbsimError(f"{out}: cannot write outputs ({exc.strerror or exc})") from None
     print(summary(model, args.seed))
-    print(f"outputs: {out}/ (timeseries.csv, outcomes.json, actions.json, adoption.png)")
+    print(f"outputs: {out}/ ({', '.join(RUN_FILES)})")
     return 0
 
 
@@ -144,9 +144,13 @@ def _analyse(args: argparse.Namespace) -> int:
 
 
 def _viz(args: argparse.Namespace) -> int:
-    from cbsim.workshop.server import serve
+    from cbsim.workshop.server import prepare, run_server
 
-    return serve(args.scenario, host=args.host, port=args.port)
+    launch = prepare(args.scenario, host=args.host, port=args.port)
+    print(launch.status, flush=True)
+    for warning in launch.warnings:
+        print(warning, file=sys.stderr, flush=True)
+    return run_server(launch)
 
 
 def _scenarios(args: argparse.Namespace) -> int:

@@ -10,12 +10,13 @@ import sys
 import pytest
 from mesa.visualization.solara_viz import _build_model_init_kwargs, _check_model_params
 
-from cbsim.workshop import server as viz
+from cbsim.cli import main
 from cbsim.inputs.errors import InputError
 from cbsim.inputs.parameters import Parameter, declared
 from cbsim.inputs.scenario import available_scenarios, load_scenario
 from cbsim.model.model import CommunityBudgetModel
 from cbsim.outputs.figures import adoption_figure
+from cbsim.workshop import server as viz
 from cbsim.workshop.app import (
     DEFAULT_SEED,
     WorkshopModel,
@@ -214,7 +215,7 @@ def test_viz_binds_loopback_by_default_and_warns_otherwise(monkeypatch, capsys):
 
     monkeypatch.setattr(viz.subprocess, "Popen", FakeServer)
     monkeypatch.setattr(viz, "_check_port_free", lambda host, port: None)
-    assert viz.serve("compelling_offer") == 0
+    assert main(["viz", "compelling_offer"]) == 0  # `cbsim viz` says where the page is
     command, env = started[-1]
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert command[command.index("--port") + 1] == "8765"
@@ -223,7 +224,7 @@ def test_viz_binds_loopback_by_default_and_warns_otherwise(monkeypatch, capsys):
     assert "http://127.0.0.1:8765/" in out.out
     assert "warning: listening" not in out.err
 
-    assert viz.serve("baseline_2011", host="0.0.0.0", port=9000) == 0
+    assert main(["viz", "baseline_2011", "--host", "0.0.0.0", "--port", "9000"]) == 0
     assert "warning: listening on 0.0.0.0" in capsys.readouterr().err
 
 

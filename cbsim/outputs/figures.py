@@ -21,7 +21,7 @@ STATE_COLOURS = {"none": "#c9ced3", "exploring": "#f0a500", "developing": "#1f6f
 TARGET_COLOUR = "#c0392b"
 
 
-def figure_png(fig: plt.Figure) -> bytes:
+def figure_png(fig: Figure) -> bytes:
     """The figure as PNG bytes (then closed)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")

@@ -11,6 +11,8 @@ from cbsim.inputs.fileio import atomic_write_bytes, atomic_write_json, atomic_wr
 from cbsim.model.model import CommunityBudgetModel
 from cbsim.outputs.figures import adoption_figure, figure_png
 
+RUN_FILES = ("timeseries.csv", "outcomes.json", "actions.json", "adoption.png")
+
 
 def summary(model: CommunityBudgetModel, seed: int | None) -> str:
     """A short human-readable summary of a finished run."""
@@ -38,7 +40,9 @@ def summary(model: CommunityBudgetModel, seed: int | None) -> str:
 def write_run_outputs(
     model: CommunityBudgetModel, out: str | os.PathLike, seed: int | None
 ) -> Path:
-    """Write the run's files into `out`, all or nothing (built in a temporary folder)."""
+    """Write the run's files (`RUN_FILES`) into `out`, all or nothing (built in a temporary
+    folder); return `out`. Raises OSError when a file cannot be written (full disk, no
+    permission); the temporary folder is removed."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.tmp"

@@ -1,9 +1,9 @@
 """The workshop view: the community budgets model live in the browser (Mesa SolaraViz).
 
 Serve it with `cbsim viz [SCENARIO]` (see `cbsim.workshop.server`) or
-`solara run cbsim/workshop/app.py`, which reads the scenario from $CBSIM_SCENARIO (default baseline_2011). The page imports the model,
-never the reverse. Every browser tab gets its own model: `Page` creates it per session, so
-two participants never drive each other's run.
+`solara run cbsim/workshop/app.py`, which reads the scenario from $CBSIM_SCENARIO (default
+baseline_2011). The page imports the model, never the reverse. Every browser tab gets its
+own model: `Page` creates it per session, so two participants never drive each other's run.
 """
 
 from __future__ import annotations
@@ -83,9 +83,17 @@ def scenario_choices(current: str) -> dict[str, str]:
     return choices
 
 
+def _range(p: Parameter) -> tuple[float, float]:
+    """A numeric incentive's slider range: its declared bounds (a slider needs both)."""
+    if p.min is None or p.max is None:
+        raise ValueError(f"{p.path}: a main incentive of kind {p.kind!r} needs a min and a max")
+    return p.min, p.max
+
+
 def _slider_step(p: Parameter) -> float:
     """About a hundred positions over the range, on a round number (0.01, 0.02, 0.05, ...)."""
-    raw = (p.max - p.min) / 100
+    low, high = _range(p)
+    raw = (high - low) / 100
     scale = 10.0 ** math.floor(math.log10(raw))
     return next(round(f * scale, 12) for f in (1, 2, 5, 10) if f * scale >= raw * (1 - 1e-9))
 
@@ -106,11 +114,12 @@ def incentive_control(p: Parameter, values: dict[str, Any]) -> dict[str, Any]:
             "label": f"{label} ({p.unit})",
         }
     if p.kind == "int":
+        low, high = _range(p)
         return {
             "type": "SliderInt",
             "value": value,
-            "min": int(p.min),
-            "max": int(p.max),
+            "min": int(low),
+            "max": int(high),
             "step": 1,
             "label": f"{label} ({p.unit})",
         }
@@ -221,7 +230,7 @@ def ScenarioPicker(scenario: solara.Reactive[str]) -> None:
 def Workshop(scenario: str) -> None:
     """One scenario's model with SolaraViz's controls (step, play/pause, reset, sliders)."""
     first = solara.use_memo(lambda: WorkshopModel(scenario_name=scenario), dependencies=[])
-    model = solara.use_reactive(first)
+    model: solara.Reactive[WorkshopModel] = solara.use_reactive(first)
     params = solara.use_memo(lambda: model_params(scenario), dependencies=[])
     Headline(model.value)
     SolaraViz(

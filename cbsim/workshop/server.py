@@ -1,4 +1,7 @@
-"""`cbsim viz`: serve the workshop view (cbsim/workshop/app.py) with Solara's server."""
+"""`cbsim viz`: serve the workshop view (cbsim/workshop/app.py) with Solara's server.
+
+Run as ``python -m cbsim.workshop.server assets`` it lists the front-end assets for
+scripts/setup_browser.sh."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cbsim.inputs.errors import InputError
@@ -106,35 +110,49 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def serve(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int = 8765) -> int:
-    """Serve the workshop view for `scenario` until interrupted; return the exit status.
+@dataclass(frozen=True)
+class Launch:
+    """The workshop server, checked and ready to start: its command line and environment,
+    and what to tell the user (the caller shows it: this module prints nothing)."""
+
+    command: list[str]
+    env: dict[str, str]
+    status: str  # where the page is, and how to stop it
+    warnings: list[str] = field(default_factory=list)  # each one line
+
+
+def prepare(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int = 8765) -> Launch:
+    """Check the scenario and the address, and say how the view will be served.
 
     Binds 127.0.0.1 unless told otherwise, and warns when told to bind another address
-    (anyone who can reach it can then run models on this machine).
+    (anyone who can reach it can then run models on this machine), or when the page's
+    front-end packages are not cached (it then needs internet access).
     """
     spec = load_scenario(scenario)  # a bad name or file fails here, with one line
     path = resolve_scenario_path(scenario).resolve()
     opens = path.stem if path.parent == scenario_dir().resolve() else str(path)
     _check_port_free(host, port)
     shown = f"[{host}]" if ":" in host else host
-    print(f"cbsim viz: scenario {spec.name} at http://{shown}:{port}/ (Ctrl-C to stop)", flush=True)
+    status = f"cbsim viz: scenario {spec.name} at http://{shown}:{port}/ (Ctrl-C to stop)"
+    warnings = []
     missing = missing_solara_assets()
     if missing:
-        print(
+        warnings.append(
             f"cbsim viz: warning: {len(missing)} of Solara's front-end packages are not in "
             f"{solara_asset_cache()}: the page will need internet access to load; "
-            "run scripts/setup_browser.sh .venv (or make browser) to work offline",
-            file=sys.stderr,
-            flush=True,
+            "run scripts/setup_browser.sh .venv (or make browser) to work offline"
         )
     if not is_loopback(host):
-        print(
+        warnings.append(
             f"cbsim viz: warning: listening on {host}, not 127.0.0.1: anyone who can "
-            "reach this address can open the page and run models on this machine",
-            file=sys.stderr,
-            flush=True,
+            "reach this address can open the page and run models on this machine"
         )
-    process = subprocess.Popen(server_command(host, port), env=server_environment(opens))
+    return Launch(server_command(host, port), server_environment(opens), status, warnings)
+
+
+def run_server(launch: Launch) -> int:
+    """Run the server until it stops or is interrupted; return the exit status."""
+    process = subprocess.Popen(launch.command, env=launch.env)
     # Stopping `cbsim viz` (Ctrl-C, or SIGTERM from a process manager) stops the server too.
     previous = signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:
@@ -148,6 +166,12 @@ def serve(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int = 
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def serve(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int = 8765) -> int:
+    """Serve the workshop view for `scenario` until interrupted, silently; return the exit
+    status. (`cbsim viz` calls `prepare` and `run_server` itself, to show what it says.)"""
+    return run_server(prepare(scenario, host, port))
 
 
 if __name__ == "__main__":  # used by scripts/setup_browser.sh
