@@ -126,13 +126,32 @@ def _run(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from cbsim.sweep.run import run_sweep
 
-    return run_sweep(
+    summary = run_sweep(
         args.experiment,
         out=args.out,
         workers=args.workers,
         scheduler=args.scheduler,
         resume=args.resume,
     )
+    if summary.retried:
+        print(f"{summary.name}: running again {summary.retried:,} runs whose worker process died")
+    results = f"results in {summary.runs_dir}/"
+    if summary.already_done:
+        failed = f" ({summary.failed:,} failed)" if summary.failed else ""
+        print(f"{summary.name}: all {summary.planned:,} runs already done{failed}; {results}")
+        return summary.exit_status
+    failed = ""
+    if summary.failed:
+        lost = summary.lost_with_worker
+        failed = f", {summary.failed:,} failed (see the error column" + (
+            f"; {lost:,} lost with their worker process, run again by --resume)" if lost else ")"
+        )
+    print(
+        f"{summary.name}: {summary.ran:,} runs in {summary.seconds:.1f} s on {summary.engine}; "
+        f"{summary.done:,} of {summary.planned:,} done{failed}; {results}"
+    )
+    print(f"next: cbsim analyse {summary.out}")
+    return summary.exit_status
 
 
 def _analyse(args: argparse.Namespace) -> int:

@@ -23,7 +23,9 @@ import cbsim.sweep.run as sweep_module
 from cbsim.cli import main
 from cbsim.inputs.errors import CbsimError, InputError
 from cbsim.inputs.experiment import load_experiment, run_seed
-from cbsim.sweep.run import SerialEngine, run_sweep
+from cbsim.sweep import engines, spec, store
+from cbsim.sweep.engines import SerialEngine
+from cbsim.sweep.run import run_sweep
 
 TINY = experiment_text(replicates=3, seed=99)  # 12 runs
 LONGER = longer(seed=99)  # 300 runs: long enough (a second or more on 2 workers) to be killed
@@ -50,7 +52,7 @@ def serial_tiny(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("tiny")
     path = write_experiment(base)
     out = base / "serial"
-    assert run_sweep(path, out=out, workers=1, progress=False) == 0
+    assert run_sweep(path, out=out, workers=1, progress=False).exit_status == 0
     return path, out
 
 
@@ -58,8 +60,8 @@ def serial_tiny(tmp_path_factory) -> tuple[Path, Path]:
 def test_serial_pool_and_dask_local_cluster_give_identical_tables(serial_tiny, tmp_path):
     path, serial = serial_tiny
     pool, dask = tmp_path / "pool", tmp_path / "dask"
-    assert run_sweep(path, out=pool, workers=2, batch_size=2, progress=False) == 0
-    assert run_sweep(path, out=dask, workers=2, scheduler="local", progress=False) == 0
+    assert run_sweep(path, out=pool, workers=2, batch_size=2, progress=False).exit_status == 0
+    assert run_sweep(path, out=dask, workers=2, scheduler="local", progress=False).exit_status == 0
     expected = table(serial)
     assert len(expected) == 12 and expected["run_id"].tolist() == list(range(12))
     pd.testing.assert_frame_equal(table(pool), expected)
@@ -139,13 +141,14 @@ def test_existing_output_folder_is_refused_and_left_alone(serial_tiny, capsys):
 def test_resume_runs_only_the_missing_runs(serial_tiny, tmp_path, capsys):
     path, full = serial_tiny
     out = tmp_path / "partial"
-    assert run_sweep(path, out=out, workers=1, batch_size=2, progress=False) == 0
+    assert run_sweep(path, out=out, workers=1, batch_size=2, progress=False).exit_status == 0
     parts = sorted((out / "runs").glob("part-*.parquet"))
     for part in parts[1:4]:  # lose three batches (six runs)
         part.unlink()
     kept = {p.name for p in parts[:1] + parts[4:]}
     capsys.readouterr()
-    assert run_sweep(path, out=out, workers=1, resume=True, progress=False) == 0
+    resume = ["sweep", str(path), "--out", str(out), "--workers", "1", "--resume"]
+    assert main(resume) == 0  # the command prints what run_sweep returns
     assert "6 runs" in capsys.readouterr().out
     assert kept <= {p.name for p in (out / "runs").iterdir()}  # finished parts untouched
     pd.testing.assert_frame_equal(table(out), table(full))
@@ -153,7 +156,7 @@ def test_resume_runs_only_the_missing_runs(serial_tiny, tmp_path, capsys):
     assert m["runs"]["done"] == 12 and len(m["sessions"]) == 2
     assert [s["runs"] for s in m["sessions"]] == [12, 6]
     # resuming a complete sweep runs nothing
-    assert run_sweep(path, out=out, workers=1, resume=True, progress=False) == 0
+    assert main(resume) == 0
     assert "already done" in capsys.readouterr().out
     pd.testing.assert_frame_equal(table(out), table(full))
 
@@ -184,16 +187,16 @@ def test_bad_experiment_fails_before_anything_is_written(tmp_path):
 def test_a_run_that_raises_is_recorded_with_its_error(serial_tiny, tmp_path, monkeypatch):
     path, full = serial_tiny
     bad_seed = run_seed(99, 4)
-    real = sweep_module.simulate
+    real = engines.simulate
 
     def flaky(scenario, seed=None, **overrides):
         if seed == bad_seed:
             raise ValueError("model blew up")
         return real(scenario, seed=seed, **overrides)
 
-    monkeypatch.setattr(sweep_module, "simulate", flaky)
+    monkeypatch.setattr(engines, "simulate", flaky)  # what workers call
     out = tmp_path / "flaky"
-    assert run_sweep(path, out=out, workers=1, progress=False) == sweep_module.EXIT_RUNS_FAILED
+    assert run_sweep(path, out=out, workers=1, progress=False).exit_status == spec.EXIT_RUNS_FAILED
     runs, expected = table(out), table(full)
     assert runs.loc[4, "error"] == "ValueError: model blew up"
     assert pd.isna(runs.loc[4, "share_at_target"]) and pd.isna(runs.loc[4, "target_met"])
@@ -251,11 +254,11 @@ def test_batches_lost_with_a_worker_are_resubmitted_and_in_flight_work_is_bounde
 
     monkeypatch.setattr(sweep_module, "make_engine", make)
     out = tmp_path / "flaky-pool"
-    assert run_sweep(path, out=out, batch_size=1, progress=False) == 0
+    assert run_sweep(path, out=out, batch_size=1, progress=False).exit_status == 0
     pd.testing.assert_frame_equal(table(out), table(full))
     engine = engines[0]
     assert engine.restarts == 1
-    assert engine.most_outstanding <= engine.workers * sweep_module.IN_FLIGHT_PER_WORKER
+    assert engine.most_outstanding <= engine.workers * spec.IN_FLIGHT_PER_WORKER
 
 
 # ------------------------------------------------------------------ the local process pool
@@ -270,7 +273,7 @@ FORK_CHECK = r"""
 import json, os, signal, sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-import cbsim.sweep.run as sweep
+from cbsim.sweep import engines, store
 from cbsim.inputs.experiment import load_experiment
 
 def open_files():
@@ -282,11 +285,11 @@ def handlers():
 
 experiment, out = sys.argv[1], Path(sys.argv[2])
 scenario = load_experiment(experiment).base_scenario()
-lock = sweep._lock(out)
+lock = store.lock_folder(out)
 lock_file = os.readlink(f"/proc/self/fd/{lock.fileno()}")
 signal.signal(signal.SIGTERM, lambda *args: None)
 signal.signal(signal.SIGUSR1, lambda *args: None)
-engine = sweep.PoolEngine(scenario, 2)
+engine = engines.PoolEngine(scenario, 2)
 seen = {"method": engine.executor._mp_context.get_start_method(),
         "handlers": engine.executor.submit(handlers).result(),
         "lock held by a worker": lock_file in engine.executor.submit(open_files).result()}
@@ -301,7 +304,7 @@ seen["old pool's thread gone"] = (not manager.is_alive()
 seen["method after restart"] = engine.executor._mp_context.get_start_method()
 seen["lock held after restart"] = lock_file in engine.executor.submit(open_files).result()
 specs = [(0, 11, {}), (1, 12, {"offer.national_pooling": True})]
-seen["same runs"] = engine.submit(specs).result() == sweep.run_batch(scenario, specs)
+seen["same runs"] = engine.submit(specs).result() == engines.run_batch(scenario, specs)
 engine.close()
 lock.close()
 print(json.dumps(seen))
@@ -348,7 +351,7 @@ def test_pool_uses_a_fork_server_when_other_threads_run(monkeypatch):
     import threading
 
     monkeypatch.setattr(threading, "active_count", lambda: 2)
-    assert sweep_module._start_method() in ("forkserver", "spawn")
+    assert engines._start_method() in ("forkserver", "spawn")
 
 
 # ------------------------------------------------------------------ lean imports
@@ -556,7 +559,7 @@ def test_ctrl_c_keeps_finished_runs_and_says_how_to_resume(longer, tmp_path):
     partial = table(out)
     assert m["status"] == "interrupted" and m["runs"]["done"] == len(partial)
     assert 0 < len(partial) < len(expected)
-    assert run_sweep(path, out=out, workers=1, resume=True, progress=False) == 0
+    assert run_sweep(path, out=out, workers=1, resume=True, progress=False).exit_status == 0
     pd.testing.assert_frame_equal(table(out), expected)
 
 
@@ -585,7 +588,7 @@ def test_a_killed_sweep_leaves_no_worker_and_no_lock_behind(tmp_path):
                 ], worker
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
-            sweep_module._lock(out).close()  # at once: nobody holds it
+            store.lock_folder(out).close()  # at once: nobody holds it
             deadline = time.monotonic() + 10
             while any(alive(w) for w in workers):
                 assert time.monotonic() < deadline, "workers outlived the sweep"

@@ -27,10 +27,11 @@ from sweep_designs import experiment_text, longer
 
 import cbsim.analysis.report as analysis_module
 import cbsim.inputs.fileio as fileio
-import cbsim.sweep.run as sweep_module
 from cbsim.cli import main
 from cbsim.inputs.experiment import run_seed
-from cbsim.sweep.run import EXIT_RUNS_FAILED, WORKER_DIED, run_sweep
+from cbsim.sweep import store as sweep_store
+from cbsim.sweep.run import run_sweep
+from cbsim.sweep.spec import EXIT_RUNS_FAILED, WORKER_DIED
 
 FAULTS = Path(__file__).resolve().parent / "faults"
 
@@ -139,7 +140,7 @@ def small(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     base = tmp_path_factory.mktemp("small")
     path = base / "small.toml"
     path.write_text(SMALL)
-    assert run_sweep(path, out=base / "reference", workers=1, progress=False) == 0
+    assert run_sweep(path, out=base / "reference", workers=1, progress=False).exit_status == 0
     return path, table(base / "reference")
 
 
@@ -148,7 +149,7 @@ def longer(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     base = tmp_path_factory.mktemp("longer")
     path = base / "longer.toml"
     path.write_text(LONGER)
-    assert run_sweep(path, out=base / "reference", workers=1, progress=False) == 0
+    assert run_sweep(path, out=base / "reference", workers=1, progress=False).exit_status == 0
     return path, table(base / "reference")
 
 
@@ -407,7 +408,7 @@ def analysed(small, tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
     path, _ = small
     base = tmp_path_factory.mktemp("analysed")
     swept = base / "swept"
-    assert run_sweep(path, out=swept, workers=1, progress=False) == 0
+    assert run_sweep(path, out=swept, workers=1, progress=False).exit_status == 0
     reference = base / "reference"
     shutil.copytree(swept, reference)
     before = {p.name for p in reference.iterdir()}
@@ -453,7 +454,7 @@ def fail_writes_after(monkeypatch, n: int, code: int, match: str = "") -> None:
             raise OSError(code, os.strerror(code), str(path))
         real(path, data)
 
-    for module in (fileio, sweep_module, analysis_module):
+    for module in (fileio, sweep_store, analysis_module):
         monkeypatch.setattr(module, "atomic_write_bytes", write)
 
 

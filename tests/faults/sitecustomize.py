@@ -3,9 +3,9 @@
 Python imports a `sitecustomize` module at start-up if one is on the path. The fault tests
 start `cbsim` with this folder on PYTHONPATH, so every process of theirs (the sweep, Dask
 nannies and workers, and pool workers started by a fork server) loads this file; pool
-workers forked by the sweep (Linux) inherit the sweep's patched `cbsim.sweep.run`. Either way a
-run kills the worker process that runs it. It does nothing unless one of these environment
-variables is set:
+workers forked by the sweep (Linux) inherit the sweep's patched `cbsim.sweep.engines`, whose
+`run_batch` every engine's workers call. Either way a run kills the worker process that runs
+it. It does nothing unless one of these environment variables is set:
 
 - ``CBSIM_FAULT_KILL_SEEDS``: comma-separated run seeds; the process running such a run
   kills itself with SIGKILL (as the kernel's out-of-memory killer would) before the run ends.
@@ -32,9 +32,9 @@ def _die() -> None:
 
 
 def _patch_runs(kill: set[int], once_dir: str | None, fail: set[int]) -> None:
-    import cbsim.sweep.run
+    import cbsim.sweep.engines  # `run_batch` there calls `simulate` for every run
 
-    real = cbsim.sweep.run.simulate
+    real = cbsim.sweep.engines.simulate
 
     def simulate(scenario, seed=None, **overrides):
         if seed in fail:
@@ -51,7 +51,7 @@ def _patch_runs(kill: set[int], once_dir: str | None, fail: set[int]) -> None:
                 _die()
         return real(scenario, seed=seed, **overrides)
 
-    cbsim.sweep.run.simulate = simulate
+    cbsim.sweep.engines.simulate = simulate
 
 
 def _patch_writes(n: int) -> None:
