@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -17,7 +16,8 @@ from cbsim.analysis.report import analyse
 from cbsim.analysis.sweep_data import load_sweep
 from cbsim.cli import main
 from cbsim.inputs.experiment import load_experiment, run_seed
-from cbsim.sweep.run import new_manifest, run_sweep
+from cbsim.sweep.manifest import RunCounts, new_manifest
+from cbsim.sweep.run import run_sweep
 
 Z95 = 1.959963984540054  # standard normal 97.5% quantile
 T95_DF9 = 2.2621571627982  # Student t 97.5% quantile, 9 degrees of freedom
@@ -74,15 +74,13 @@ def fake_sweep(tmp_path: Path, text: str, outcome) -> Path:
         out / "design.parquet",
     )
     manifest = new_manifest(exp, exp.base_scenario(), "test", [], len(design))
-    manifest.update(
-        status="complete",
-        runs={
-            "planned": len(rows),
-            "done": len(rows),
-            "failed": sum(r["error"] is not None for r in rows),
-        },
+    manifest.status = "complete"
+    manifest.runs = RunCounts(
+        planned=len(rows),
+        done=len(rows),
+        failed=sum(r["error"] is not None for r in rows),
     )
-    (out / "manifest.json").write_text(json.dumps(manifest, default=str))
+    manifest.write(out)
     return out
 
 
@@ -315,7 +313,7 @@ method = "grid"
 """
     )
     out = tmp_path / "real"
-    assert run_sweep(exp, out=out, workers=1, progress=False) == 0
+    assert run_sweep(exp, out=out, workers=1, progress=False).exit_status == 0
     capsys.readouterr()
     assert main(["analyse", str(out)]) == 0
     assert capsys.readouterr().out.strip() == f"report: {out / 'report.md'}"
