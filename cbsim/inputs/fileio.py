@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cbsim.inputs.errors import InputError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -42,3 +44,30 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write `obj` as indented JSON atomically."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+NAME_MAX = 255  # bytes in one path component (Linux, macOS)
+PATH_MAX = 4096  # bytes in a whole path (Linux)
+
+
+def check_output_path(path: str | os.PathLike, option: str = "--out") -> Path:
+    """`path` as a Path if a folder of that name could be created, else one-line InputError.
+
+    Checked before any work starts, so that a name the file system would refuse (a component
+    over NAME_MAX bytes, a path over PATH_MAX, a line break or control code in a name) fails
+    at once instead of after a whole run or sweep.
+    """
+    text = os.fspath(path)
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    if not text:
+        raise InputError(option, None, "empty path")
+    if not text.isprintable():
+        raise InputError(option, None, f"{text!r:.80}: line breaks or control codes in a path")
+    if len(os.fsencode(text)) > PATH_MAX:
+        raise InputError(option, None, f"{shown}: path longer than {PATH_MAX:,} bytes")
+    for part in Path(text).parts:
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise InputError(
+                option, None, f"{shown}: a folder or file name longer than {NAME_MAX} bytes"
+            )
+    return Path(text)
