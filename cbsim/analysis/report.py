@@ -116,26 +116,26 @@ def analyse(directory: str | os.PathLike) -> Path:
 
 def _header_lines(sweep: Sweep) -> list[str]:
     """Title, description, and what was run: scenario, sampler, factors, runs, versions."""
-    manifest, exp = sweep.manifest, sweep.manifest["experiment"]
-    planned = int(manifest.get("runs", {}).get("planned", len(sweep.runs)))
+    manifest, exp = sweep.manifest, sweep.manifest.experiment
+    planned = manifest.runs.planned
     finished = len(sweep.runs)
     failed = int(sweep.runs["error"].notna().sum())
-    versions = manifest.get("versions", {})
-    lines = [f"# Sweep report: {exp['name']}", ""]
-    if exp.get("description"):
-        lines += [exp["description"], ""]
+    versions = manifest.versions
+    lines = [f"# Sweep report: {exp.name}", ""]
+    if exp.description:
+        lines += [exp.description, ""]
     lines += [
-        f"- base scenario: `{manifest['scenario']['name']}`; sampler: "
-        f"{sampler_text(exp['sampler'])}; {manifest['design_points']:,} design points "
-        f"x {exp['replicates']} replicates; master seed {manifest['master_seed']}",
+        f"- base scenario: `{manifest.scenario.name}`; sampler: "
+        f"{sampler_text(exp.sampler)}; {manifest.design_points:,} design points "
+        f"x {exp.replicates} replicates; master seed {manifest.master_seed}",
         f"- runs: {finished:,} of {planned:,} finished, {failed:,} failed; sweep "
-        f"status: {manifest.get('status')}",
-        "- factors: " + "; ".join(factor_text(f) for f in exp["factors"]),
+        f"status: {manifest.status}",
+        "- factors: " + "; ".join(factor_text(f) for f in exp.factors),
     ]
-    if exp.get("overrides"):
+    if exp.overrides:
         lines.append(
             "- fixed for every run: "
-            + ", ".join(f"`{p}` = {value_text(v)}" for p, v in exp["overrides"].items())
+            + ", ".join(f"`{p}` = {value_text(v)}" for p, v in exp.overrides.items())
         )
     lines.append(f"- cbsim {versions.get('cbsim', '?')}, Mesa {versions.get('mesa', '?')}")
     if finished < planned:
@@ -174,7 +174,7 @@ def _heatmap_lines(sweep: Sweep, points: pd.DataFrame, outputs: _Outputs) -> lis
         return []
     row, col = varying[0], varying[1]
     other = [f for f in sweep.factors if f not in (row, col)]
-    replicates = sweep.manifest["experiment"]["replicates"]
+    replicates = sweep.manifest.experiment.replicates
     title = f"P(target met), {replicates} runs per cell" + (
         f" (mean over {', '.join(other)})" if other else ""
     )

@@ -41,7 +41,7 @@ def sensitivity(sweep: Sweep, points: pd.DataFrame) -> tuple[pd.DataFrame | None
     does not vary); it is None, and the note says why, when a sampled design is incomplete.
     """
     method, manifest = sweep.method, sweep.manifest
-    planned = manifest["design_points"]
+    planned = manifest.design_points
     if method in ("saltelli", "morris", "lhs"):
         if len(points) < planned or points[["p_target", "share_mean"]].isna().any().any():
             return None, (
@@ -75,8 +75,8 @@ def _indices(method: str, sweep: Sweep, points: pd.DataFrame, y: np.ndarray, lab
 def _sobol(sweep: Sweep, y: np.ndarray, label: str) -> Rows:
     from SALib.analyze import sobol
 
-    problem, seed = sweep.manifest["problem"], int(sweep.manifest["master_seed"])
-    second = bool(sweep.manifest["experiment"]["sampler"].get("second_order", False))
+    problem, seed = sweep.manifest.problem, sweep.manifest.master_seed
+    second = bool(sweep.manifest.experiment.sampler.get("second_order", False))
     res = sobol.analyze(problem, y, calc_second_order=second, conf_level=CONFIDENCE, seed=seed)
     return [
         {
@@ -94,8 +94,8 @@ def _sobol(sweep: Sweep, y: np.ndarray, label: str) -> Rows:
 def _morris(sweep: Sweep, y: np.ndarray, label: str) -> Rows:
     from SALib.analyze import morris
 
-    problem, seed = sweep.manifest["problem"], int(sweep.manifest["master_seed"])
-    levels = int(sweep.manifest["experiment"]["sampler"].get("levels", 4))
+    problem, seed = sweep.manifest.problem, sweep.manifest.master_seed
+    levels = int(sweep.manifest.experiment.sampler.get("levels", 4))
     x = _design_matrix(sweep)
     res = morris.analyze(problem, x, y, num_levels=levels, conf_level=CONFIDENCE, seed=seed)
     return [
@@ -114,7 +114,7 @@ def _morris(sweep: Sweep, y: np.ndarray, label: str) -> Rows:
 def _rbd_fast(sweep: Sweep, y: np.ndarray, label: str) -> Rows:
     from SALib.analyze import rbd_fast
 
-    problem, seed = sweep.manifest["problem"], int(sweep.manifest["master_seed"])
+    problem, seed = sweep.manifest.problem, sweep.manifest.master_seed
     x = _design_matrix(sweep)
     res = rbd_fast.analyze(problem, x, y, conf_level=CONFIDENCE, seed=seed)
     return [

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from cbsim.inputs.errors import CbsimError
+from cbsim.sweep.manifest import Manifest, read_manifest
 
 
 @dataclass
@@ -18,17 +17,17 @@ class Sweep:
     """What analysis reads: the manifest, the runs table and the raw design."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     runs: pd.DataFrame
     design: pd.DataFrame | None
 
     @property
     def factors(self) -> list[str]:
-        return list(self.manifest["factors"])
+        return list(self.manifest.factors)
 
     @property
     def method(self) -> str:
-        return self.manifest["experiment"]["sampler"]["method"]
+        return self.manifest.experiment.method
 
 
 def load_sweep(directory: str | os.PathLike) -> Sweep:
@@ -36,12 +35,7 @@ def load_sweep(directory: str | os.PathLike) -> Sweep:
     path = Path(directory)
     if not path.is_dir():
         raise CbsimError(f"{path}: no such sweep folder")
-    try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CbsimError(f"{path}: not a sweep output folder (no manifest.json)") from None
-    except (OSError, ValueError) as exc:
-        raise CbsimError(f"{path / 'manifest.json'}: unreadable ({exc})") from None
+    manifest = read_manifest(path)  # one-line CbsimError if missing, unreadable or malformed
     parts = list((path / "runs").glob("part-*.parquet"))
     if not parts:
         raise CbsimError(f"{path}: no finished runs to analyse yet (runs/ is empty)")

@@ -153,7 +153,10 @@ class Manifest:
             factors=read.list_of("factors", str),
             columns=read.list_of("columns", list),
             versions=read.take("versions", dict, {}),
-            runs=_counts(read.take("runs", dict, {}), read.take("design_points", int)),
+            runs=_counts(
+                read.take("runs", dict, {}),
+                read.take("design_points", int) * read.take("replicates", int),
+            ),
             started=read.take("started", str, ""),
             ended=read.take("ended", str, None, none_ok=True),
             status=_status(read.take("status", str, "running")),
@@ -270,10 +273,10 @@ def _scenario(data: dict[str, Any]) -> ScenarioRef:
     return ScenarioRef(name=read.take("name", str), path=read.take("path", str, None, True))
 
 
-def _counts(data: dict[str, Any], design_points: int) -> RunCounts:
+def _counts(data: dict[str, Any], planned: int) -> RunCounts:
     read = _Reader(data, "runs.")
     return RunCounts(
-        planned=read.take("planned", int, design_points),
+        planned=read.take("planned", int, planned),
         done=read.take("done", int, 0),
         failed=read.take("failed", int, 0),
     )
