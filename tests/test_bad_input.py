@@ -243,9 +243,9 @@ def test_empty_or_non_utf8_or_binary_file(tmp_path, cbsim_any, raw, via):
     scenario = tmp_path / "raw.toml"
     scenario.write_bytes(raw)
     result = cbsim_any(via, "run", str(scenario), "--out", str(tmp_path / "out"), cwd=tmp_path)
-    if raw in (b"", b"\xef\xbb\xbf[council]\nspeed = 0.7\n"):
-        # an empty file is a valid scenario (every parameter at its default); so is UTF-8
-        # with the byte-order mark some editors write
+    if raw == b"\xef\xbb\xbf[council]\nspeed = 0.7\n":
+        # UTF-8 with the byte-order mark some editors write is a valid scenario; an empty
+        # file is refused (it used to run silently as the defaults)
         assert result.returncode == 0, result.stderr
         assert {p.name for p in (tmp_path / "out").iterdir()} == RUN_FILES
         return

@@ -1,6 +1,8 @@
-"""Errors that cbsim reports to its users as one clear line."""
+"""Errors that cbsim reports to its users as one clear line, and the helpers that word them."""
 
 from __future__ import annotations
+
+import difflib
 
 
 class CbsimError(Exception):
@@ -23,9 +25,21 @@ def short_repr(value: object, limit: int = 40) -> str:
     if isinstance(value, int) and value.bit_length() > 128:
         return f"a {int(value.bit_length() * 0.30103) + 1}-digit number"
     if hasattr(value, "isoformat"):  # TOML dates and times, shown as written
-        return value.isoformat()
+        return str(value.isoformat())
     try:
         text = repr(value)
     except (ValueError, RecursionError):  # e.g. nested too deeply to print
         return f"a {type(value).__name__}"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def printable(text: str) -> str:
+    """`text` as it is, or quoted with escapes when empty or holding line breaks or control
+    codes (for file names and fields in one-line messages)."""
+    return text if text and text.isprintable() else repr(text)
+
+
+def suggest(word: str, options: list[str]) -> str:
+    """` (did you mean 'x'?)` naming the option closest to `word`, or nothing."""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

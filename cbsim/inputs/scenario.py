@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from cbsim.inputs.errors import InputError, short_repr
+from cbsim.inputs.errors import InputError, printable, short_repr, suggest
 from cbsim.inputs.months import months_between, parse_month
 from cbsim.inputs.parameters import Parameter, declared, defaults
 from cbsim.inputs.reference import authority_names, department_names
+from cbsim.inputs.toml_file import locate, parse_toml, read_input_bytes, shown_name
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 META_KEYS = ("name", "description", "sources")
-MAX_FILE_BYTES = 10_000_000  # far above any real scenario; stops a stray huge file early
 
 
 @dataclass(frozen=True)
@@ -54,45 +53,17 @@ def available_scenarios() -> list[Scenario]:
     return [load_scenario(p) for p in sorted(scenario_dir().glob("*.toml"))]
 
 
-def resolve_scenario_path(name_or_path: str | os.PathLike) -> Path:
+def resolve_scenario_path(name_or_path: str | os.PathLike[str]) -> Path:
     """A scenario's file: a path as given, or the name of a file in `scenarios/`."""
-    text = str(name_or_path)
-    if not text:
-        raise InputError("''", None, "empty scenario name")
-    candidate = Path(text)
-    if candidate.suffix == ".toml" or os.sep in text or "/" in text:
-        if candidate.is_dir():
-            raise InputError(_printable(text), None, "is a folder, not a scenario file")
-        if not candidate.is_file():
-            message = "not a regular file" if candidate.exists() else "no such scenario file"
-            raise InputError(_printable(text), None, message)
-        return candidate
-    shipped = scenario_dir() / f"{text}.toml"
-    if shipped.is_file():
-        return shipped
-    names = [p.stem for p in scenario_dir().glob("*.toml")]
-    raise InputError(
-        _printable(text),
-        None,
-        "unknown scenario" + _suggest(text, names) + f" (known: {', '.join(sorted(names))})",
-    )
+    return locate(name_or_path, "scenario", scenario_dir())
 
 
-def load_scenario(scenario: str | os.PathLike | Scenario) -> Scenario:
+def load_scenario(scenario: str | os.PathLike[str] | Scenario) -> Scenario:
     """Load and validate a scenario by name or path; a Scenario is returned as it is."""
     if isinstance(scenario, Scenario):
         return scenario
     path = resolve_scenario_path(scenario)
-    shown = _printable(str(path))
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(
-                shown, None, f"too large for a scenario file (over {MAX_FILE_BYTES:,} bytes)"
-            )
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(shown, None, f"cannot read file ({exc.strerror or exc})") from None
-    spec = _parse_file(raw, shown, path.stem)
+    spec = _parse_file(read_input_bytes(path, "scenario"), shown_name(path), path.stem)
     # a fresh copy each time: a model that changes its parameters must not change the cache
     return replace(
         spec, values={k: list(v) if isinstance(v, list) else v for k, v in spec.values.items()}
@@ -102,38 +73,15 @@ def load_scenario(scenario: str | os.PathLike | Scenario) -> Scenario:
 @lru_cache(maxsize=64)
 def _parse_file(raw: bytes, shown: str, stem: str) -> Scenario:
     """Decode, parse and validate a scenario file's bytes (cached by content)."""
-    try:
-        text = raw.decode("utf-8-sig")  # tolerate the byte-order mark some editors write
-    except UnicodeDecodeError as exc:
-        raise InputError(shown, None, f"not UTF-8 text (byte {exc.start})") from None
-    try:
-        table = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    table = parse_toml(raw, shown).table
+    if not flatten(table):
         raise InputError(
-            shown, _toml_error_field(text, str(exc)), f"malformed TOML: {exc}"
-        ) from None
-    except ValueError:  # tomllib passes on int()'s limit of 4300 digits
-        raise InputError(shown, None, "malformed TOML: a number is too long") from None
-    except RecursionError:
-        raise InputError(shown, None, "malformed TOML: nested too deeply") from None
+            shown,
+            None,
+            "sets nothing (no name, no parameter); an empty file is refused rather "
+            "than run as the defaults",
+        )
     return scenario_from_table(table, shown, default_name=stem)
-
-
-def _toml_error_field(text: str, message: str) -> str | None:
-    """Best guess at the dotted key on the line a TOML syntax error points to."""
-    found = re.search(r"at line (\d+)", message)
-    lines = text.splitlines()
-    if not found or not 1 <= int(found.group(1)) <= len(lines):
-        return None
-    number = int(found.group(1))
-    key = re.match(r"\s*([A-Za-z0-9_.-]+)\s*=", lines[number - 1])
-    if not key:
-        return None
-    for line in reversed(lines[: number - 1]):
-        header = re.match(r"\s*\[+\s*([A-Za-z0-9_.-]+)\s*\]+\s*(#.*)?$", line)
-        if header:
-            return f"{header.group(1)}.{key.group(1)}"
-    return key.group(1)
 
 
 def scenario_from_table(table: dict, source: str, default_name: str = "scenario") -> Scenario:
@@ -163,7 +111,7 @@ def scenario_from_table(table: dict, source: str, default_name: str = "scenario"
     seen: set[str] = set()
     for path, value in flatten({k: v for k, v in table.items() if k not in META_KEYS}):
         if path in seen:
-            raise InputError(source, _printable(path), "given twice")
+            raise InputError(source, printable(path), "given twice")
         seen.add(path)
         values[path] = coerce(path, value, source)
     check_consistency(values, source)
@@ -211,66 +159,98 @@ def _unknown(path: str, value: Any, source: str) -> InputError:
         names = sorted(department_names())
         return InputError(
             source,
-            _printable(".".join(parts[:2])),
+            printable(".".join(parts[:2])),
             f"unknown department {short_repr(parts[1])}"
-            + _suggest(parts[1], names)
+            + suggest(parts[1], names)
             + f" (known: {', '.join(names)})",
         )
     if path in _sections():
         example = next(p for p in declared() if p.startswith(f"{path}."))
         return InputError(
             source,
-            _printable(path),
+            printable(path),
             f"is a section, not a parameter: give "
             f"its parameters (e.g. {example}), not {short_repr(value)}",
         )
     return InputError(
-        source, _printable(path), "unknown parameter" + _suggest(path, [*declared(), *_sections()])
+        source, printable(path), "unknown parameter" + suggest(path, [*declared(), *_sections()])
     )
 
 
-def _coerce_value(p: Parameter, value: Any, source: str) -> Any:
-    def fail(message: str) -> InputError:
-        return InputError(source, p.path, message)
+class _Refused(Exception):
+    """A value that does not fit its parameter; `_coerce_value` names the file and field."""
 
-    if p.kind == "bool":
-        if not isinstance(value, bool):
-            raise fail(f"expected true or false, got {short_repr(value)}")
-        return value
-    if p.kind in ("float", "int"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise fail(f"expected a number ({p.unit}), got {short_repr(value)}")
-        if p.kind == "int" and isinstance(value, float) and not value.is_integer():
-            raise fail(f"expected a whole number, got {short_repr(value)}")
-        # ints compare exactly however large; NaN and infinities fail too
-        if value != value or not p.min <= value <= p.max:
-            raise fail(f"{short_repr(value)} is out of range [{p.min:g}, {p.max:g}] ({p.unit})")
-        return int(value) if p.kind == "int" else float(value)
-    if p.kind == "month":
-        try:
-            parse_month(value)
-        except ValueError as exc:
-            raise fail(str(exc)) from None
-        return value
-    if p.kind == "stance":
-        if value not in p.choices:
-            raise fail(
-                f"expected one of {', '.join(p.choices)}, got {short_repr(value)}"
-                + _suggest(str(value), list(p.choices))
-            )
-        return value
-    if p.kind in ("authorities", "choices"):
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail(f"expected a list of names, got {short_repr(value)}")
-        known = authority_names() if p.kind == "authorities" else p.choices
-        for item in value:
-            if item not in known:
-                kind = "authority" if p.kind == "authorities" else "choice"
-                raise fail(f"unknown {kind} {short_repr(item)}" + _suggest(item, list(known)))
-        if len(set(value)) != len(value):
-            raise fail("names must not repeat")
-        return list(value)
-    raise AssertionError(f"undeclared kind {p.kind}")
+
+def _coerce_value(p: Parameter, value: Any, source: str) -> Any:
+    """`value` checked against `p` by its kind, in canonical form."""
+    check = _CHECKS.get(p.kind)
+    if check is None:
+        raise AssertionError(f"undeclared kind {p.kind}")
+    try:
+        return check(p, value)
+    except _Refused as exc:
+        raise InputError(source, p.path, str(exc)) from None
+
+
+def _as_bool(p: Parameter, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Refused(f"expected true or false, got {short_repr(value)}")
+    return value
+
+
+def _as_number(p: Parameter, value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Refused(f"expected a number ({p.unit}), got {short_repr(value)}")
+    if p.kind == "int" and isinstance(value, float) and not value.is_integer():
+        raise _Refused(f"expected a whole number, got {short_repr(value)}")
+    if p.min is None or p.max is None:
+        raise AssertionError(f"{p.path} is numeric but has no range")
+    # ints compare exactly however large; NaN and infinities fail too
+    if value != value or not p.min <= value <= p.max:
+        raise _Refused(f"{short_repr(value)} is out of range [{p.min:g}, {p.max:g}] ({p.unit})")
+    return int(value) if p.kind == "int" else float(value)
+
+
+def _as_month(p: Parameter, value: Any) -> str:
+    try:
+        parse_month(value)
+    except ValueError as exc:
+        raise _Refused(str(exc)) from None
+    return str(value)
+
+
+def _as_stance(p: Parameter, value: Any) -> str:
+    if value not in p.choices:
+        raise _Refused(
+            f"expected one of {', '.join(p.choices)}, got {short_repr(value)}"
+            + suggest(str(value), list(p.choices))
+        )
+    return str(value)
+
+
+def _as_names(p: Parameter, value: Any) -> list[str]:
+    """A list of authority names, or of choices, each known and none repeated."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Refused(f"expected a list of names, got {short_repr(value)}")
+    known = authority_names() if p.kind == "authorities" else p.choices
+    for item in value:
+        if item not in known:
+            kind = "authority" if p.kind == "authorities" else "choice"
+            raise _Refused(f"unknown {kind} {short_repr(item)}" + suggest(item, list(known)))
+    if len(set(value)) != len(value):
+        raise _Refused("names must not repeat")
+    return list(value)
+
+
+_CHECKS: dict[str, Callable[[Parameter, Any], Any]] = {
+    "bool": _as_bool,
+    "float": _as_number,
+    "int": _as_number,
+    "month": _as_month,
+    "stance": _as_stance,
+    "authorities": _as_names,
+    "choices": _as_names,
+}
 
 
 def check_consistency(values: dict[str, Any], source: str) -> None:
@@ -324,14 +304,3 @@ def _set_value(raw: str) -> Any:
     except (ValueError, RecursionError):  # TOMLDecodeError is a ValueError
         return raw
     return table["v"] if list(table) == ["v"] else raw  # `1\nx = 2` is not one value
-
-
-def _printable(text: str) -> str:
-    """`text` as it is, or quoted with escapes when empty or holding line breaks or control
-    codes."""
-    return text if text and text.isprintable() else repr(text)
-
-
-def _suggest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
