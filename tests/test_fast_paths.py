@@ -1,6 +1,6 @@
 """The model's fast paths do exactly what the plain per-agent code would do.
 
-- all councils decided at once (`councils_step`) == ``councils.do("step")`` per agent;
+- all councils decided at once (`council_moves_now`) == ``councils.do("step")`` per agent;
 - the peer network's draws == ``rng.choice`` on the group without the council itself;
 - the peer network's numpy influence == the scipy.sparse matrices it replaced, bit for bit,
   and importing cbsim.model.network imports neither scipy nor networkx;
@@ -27,8 +27,17 @@ from cbsim.model.network import _groups_of, build_peer_network
 
 
 def _per_agent(model: CommunityBudgetModel) -> CommunityBudgetModel:
-    """Make `model` step its councils one agent at a time (Council.step), as Mesa would."""
-    model.councils_step = lambda: model.councils.do("step")
+    """Make `model` step its councils one agent at a time (Council.step), as Mesa would.
+
+    Each council draws and moves itself; the month then applies no further moves, and the
+    host reads the councils' levels back (`apply_council_moves`).
+    """
+
+    def councils_step() -> np.ndarray:
+        model.councils.do("step")
+        return np.zeros(len(model.council_list), dtype=bool)
+
+    model.council_moves_now = councils_step
     return model
 
 

@@ -1,5 +1,7 @@
-"""The model: the rules written once (`rules`), the Mesa host (`agents`, `model`), the
-Mesa-free kernel (`kernel`) behind `simulate`, the peer network and its planned draws.
+"""The model: the rules written once (`rules`, with construction and the month's order; what a
+run shows in `observables`), the contract between rules and hosts (`host`), the Mesa host
+(`agents`, `model`), the Mesa-free kernel (`kernel`) behind `simulate`, the peer network and
+its planned draws.
 
 Names are imported on first use, so a sweep worker that needs only the kernel never loads
 Mesa or pandas.

@@ -1,4 +1,4 @@
-"""The three kinds of agent and their decision rules.
+"""The Mesa host's three kinds of agent; their decision rules are in cbsim.model.rules.
 
 - Council: none -> exploring -> developing a community budget, when the value of pooling
   (money on offer, savings it may keep, peers, pilots' evidence) beats its own threshold.
@@ -102,8 +102,8 @@ class Council(FixedAgent):
     def step(self) -> None:
         """Move one step toward a community budget with a chance that grows with the surplus.
 
-        The model runs this same rule for all councils at once (`council_moves` on arrays,
-        the same draws in the same order), see `CommunityBudgetModel.councils_step`.
+        The month runs this same rule for all councils at once (`council_moves` on arrays,
+        the same draws in the same order): see `ProgrammeRules.council_moves_now`.
         """
         draw = self.model.rng.random()  # drawn every month: common random numbers
         if council_moves(

@@ -1,7 +1,9 @@
 """The model without Mesa: the same rules on plain objects and arrays, for sweeps.
 
-`Programme` runs `cbsim.model.rules` exactly as `CommunityBudgetModel` does, with the same random
-draws in the same order, so a scenario and seed give identical outcomes on either host
+`Programme` runs `cbsim.model.rules` exactly as `CommunityBudgetModel` does (construction and
+the month are `ProgrammeRules.build_programme` and `ProgrammeRules.step`; this module supplies
+only the hooks of `cbsim.model.host.HostHooks`), so the same random draws are made in the same
+order and a scenario and seed give identical outcomes on either host
 (`tests/test_kernel.py` checks this over many scenarios, seeds and parameter values). It
 skips what only the Mesa host needs (agent registries, a space, a DataCollector table) and
 imports no Mesa, pandas or scipy, so a sweep worker starts small and each run is cheap.
@@ -16,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from cbsim.inputs.reference import STANCES, department_names
-from cbsim.inputs.scenario import Scenario, load_scenario
+from cbsim.inputs.scenario import Scenario
+from cbsim.model.host import DepartmentSpec
 from cbsim.model.rules import DepartmentRules, MinisterialRules, ProgrammeRules
 
 
@@ -32,12 +35,6 @@ class Programme(ProgrammeRules):
         **overrides: Any,
     ) -> None:
         self.rng = mesa_rng(rng)
-        spec = load_scenario(scenario).with_overrides(overrides, source="override")
-        self.setup_programme(spec, copies)
-        self.levels = self.draw_councils().copy()
-        self.departments = [_Department(self, **kwargs) for kwargs in self.department_specs()]
-        self.ministerial_groups = [_Group(self, *spec) for spec in self.group_specs()]
-        self.start_programme()
         self._stance_columns = [f"stance_{name}" for name in department_names()]
         self._series: dict[str, list] = {
             "month": [],
@@ -45,20 +42,7 @@ class Programme(ProgrammeRules):
             "share_developing": [],
             **{column: [] for column in self._stance_columns},
         }
-        self._record()
-
-    def step(self) -> None:
-        """One month, in the Mesa model's order: groups, departments, offer, councils."""
-        self.begin_month()
-        for group in self.ministerial_groups:
-            group.step()
-        gumbel = self.rng.gumbel(0.0, 1.0, size=3 * len(self.departments)).tolist()
-        for k, department in enumerate(self.departments):  # each department's three draws
-            department.step(gumbel[3 * k : 3 * k + 3])
-        self.update_offer()
-        self.levels += self.council_moves_now()
-        self.update_peer_share()
-        self._record()
+        self.build_programme(scenario, copies, overrides)
 
     def run_to_end(self) -> None:
         """Run month by month up to the scenario's last month."""
@@ -72,11 +56,25 @@ class Programme(ProgrammeRules):
         self.departments = []
         self.ministerial_groups = []
 
-    def series(self) -> dict[str, list]:
-        """The recorded months: month, developing, share_developing, stance_<department>."""
-        return self._series
+    # ------------------------------------------------------------- the hooks
+    def place_councils(self, levels: np.ndarray) -> None:
+        """The councils are their levels: an array of their states."""
+        self.levels = levels.copy()
 
-    def _record(self) -> None:
+    def add_department(self, spec: DepartmentSpec) -> DepartmentRules:
+        """A department as a plain object."""
+        return _Department(self, spec)
+
+    def add_group(self, name: str, role: str, active_from: int) -> MinisterialRules:
+        """A ministerial group as a plain object."""
+        return _Group(self, name, role, active_from)
+
+    def apply_council_moves(self, moves: np.ndarray) -> None:
+        """Each council that moves goes one state on."""
+        self.levels += moves
+
+    def record_month(self) -> None:
+        """Append the month to the series (only the columns `outcomes` reads)."""
         series = self._series
         count = self.count_developing
         series["month"].append(self.month)
@@ -85,11 +83,15 @@ class Programme(ProgrammeRules):
         for column, department in zip(self._stance_columns, self.departments, strict=True):
             series[column].append(STANCES[department.level])
 
+    def series(self) -> dict[str, list]:
+        """The recorded months: month, developing, share_developing, stance_<department>."""
+        return self._series
+
 
 class _Department(DepartmentRules):
     """A department as a plain object (the Mesa host's is an `Agent`)."""
 
-    def __init__(self, model: Programme, **spec: Any) -> None:
+    def __init__(self, model: Programme, spec: DepartmentSpec) -> None:
         self.model = model
         self.setup_department(**spec)
 

@@ -4,8 +4,10 @@ An agent-based model of the UK "community budgets" programme (2010-13). Whitehal
 departments decide whether to withhold, align or pool funding streams; 152 upper-tier
 councils decide whether to develop a community budget given the offer, their peers and the
 pilots' evidence; ministerial groups take stock and push. One step is one calendar month.
-The rules live in cbsim.model.rules (shared with the Mesa-free kernel that sweeps use); this
-module is their Mesa host: agents, AgentSets, a DataCollector and a Network space.
+The rules, and the order of construction and of a month, live in cbsim.model.rules (shared
+with the Mesa-free kernel that sweeps use); this module is their Mesa host: it supplies the
+hooks of `cbsim.model.host.HostHooks` with agents, AgentSets, a DataCollector and a Network
+space.
 Sources and assumptions: docs/ODD.md and shared reference FACTS.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,8 +23,9 @@ from mesa import DataCollector, Model
 from mesa.discrete_space import Network
 
 from cbsim.inputs.reference import department_names
-from cbsim.inputs.scenario import Scenario, load_scenario
+from cbsim.inputs.scenario import Scenario
 from cbsim.model.agents import COUNCIL_STATES, Council, Department, MinisterialGroup
+from cbsim.model.host import DepartmentSpec, HostHooks
 from cbsim.model.network import map_layout
 from cbsim.model.rules import ProgrammeRules
 
@@ -47,23 +50,12 @@ class CommunityBudgetModel(ProgrammeRules, Model):
         **overrides: Any,
     ) -> None:
         super().__init__(rng=rng)
-        spec = load_scenario(scenario).with_overrides(overrides, source="override")
-        self.setup_programme(spec, copies)
-        self._create_councils()
-        for spec_kwargs in self.department_specs():
-            Department(self, **spec_kwargs)
-        self.departments: list[Department] = list(self.agents_by_type[Department])
-        for name, role, active_from in self.group_specs():
-            MinisterialGroup(self, name, role, active_from)
-        self.ministerial_groups = self.agents_by_type[MinisterialGroup]
-        self.start_programme()
-
         self.datacollector = DataCollector(model_reporters=self._reporters())
-        self.datacollector.collect(self)
+        self.build_programme(scenario, copies, overrides)
 
-    # ----------------------------------------------------------------- construction
-    def _create_councils(self) -> None:
-        levels = self.draw_councils()
+    # ----------------------------------------------------------------- the hooks
+    def place_councils(self, levels: np.ndarray) -> None:
+        """A `Council` agent per authority, at its starting level."""
         for i, a in enumerate(self.authority_source):
             Council(
                 self,
@@ -80,6 +72,31 @@ class CommunityBudgetModel(ProgrammeRules, Model):
         self.council_list: list[Council] = list(self.councils)
         self._refresh_levels()
 
+    def add_department(self, spec: DepartmentSpec) -> Department:
+        """A `Department` agent."""
+        return Department(self, **spec)
+
+    def add_group(self, name: str, role: str, active_from: int) -> MinisterialGroup:
+        """A `MinisterialGroup` agent."""
+        return MinisterialGroup(self, name, role, active_from)
+
+    def apply_council_moves(self, moves: np.ndarray) -> None:
+        """Move the `Council` agents that move (`Council.step` is the same rule, agent by
+        agent: the same draws in the same order), then read their levels back."""
+        for i in np.flatnonzero(moves):
+            self.council_list[i].level += 1
+        self._refresh_levels()
+
+    def record_month(self) -> None:
+        """The DataCollector collects the month; the model stops after the last month."""
+        self.datacollector.collect(self)
+        self.running = self.month_index < self.end_index
+
+    def _refresh_levels(self) -> None:
+        self.levels = np.fromiter(
+            (c.level for c in self.council_list), dtype=np.int8, count=len(self.council_list)
+        )
+
     @cached_property
     def grid(self) -> Network:
         """The peer network as a Mesa space (node i = council i, on a map-like layout).
@@ -92,34 +109,6 @@ class CommunityBudgetModel(ProgrammeRules, Model):
         for council in self.council_list:
             council.cell = grid[council.index]
         return grid
-
-    # ----------------------------------------------------------------- the month
-    def step(self) -> None:
-        """One month: stocktakes, departments' stances, councils' decisions, then data."""
-        self.begin_month()
-        self.ministerial_groups.do("step")
-        self.agents_by_type[Department].do("step")
-        self.update_offer()
-        self.councils_step()  # synchronous: every council reads last month's peers
-        self._refresh_levels()
-        self.update_peer_share()
-        self.datacollector.collect(self)
-        if self.month_index >= self.end_index:
-            self.running = False
-
-    def councils_step(self) -> None:
-        """Every council's `step` at once: the same rule (`council_moves`) on arrays.
-
-        Equivalent to ``self.councils.do("step")`` (one uniform draw per council, in the
-        same order) without a Python call per council.
-        """
-        for i in np.flatnonzero(self.council_moves_now()):
-            self.council_list[i].level += 1
-
-    def _refresh_levels(self) -> None:
-        self.levels = np.fromiter(
-            (c.level for c in self.council_list), dtype=np.int8, count=len(self.council_list)
-        )
 
     # ----------------------------------------------------------------- observables
     def series(self) -> dict[str, list]:
@@ -150,6 +139,10 @@ class CommunityBudgetModel(ProgrammeRules, Model):
         remaining = self.end_index - self.month_index
         if remaining > 0:
             self.run_for(remaining)
+
+
+if TYPE_CHECKING:  # mypy: the Mesa host supplies every hook (it is no abstract class)
+    _host: type[HostHooks] = CommunityBudgetModel
 
 
 def _department_stance(model: CommunityBudgetModel, name: str) -> str:

@@ -135,7 +135,7 @@ class _Groups:
 
 @cache
 def _groups_of(councils: tuple[Authority, ...]) -> _Groups:
-    def members(labels: list[str | bool]) -> tuple[Members, ...]:
+    def members(labels: list[str]) -> tuple[Members, ...]:
         groups = {label: tuple(group.tolist()) for label, group in _groups(labels).items()}
         position = {i: k for group in groups.values() for k, i in enumerate(group)}
         return tuple((groups[label], position[i]) for i, label in enumerate(labels))
@@ -187,7 +187,7 @@ def build_peer_network(
     return PeerNetwork(n, peer_links, _pairs(champion_codes, n), peers, both)
 
 
-def _groups(labels: list) -> dict[str, np.ndarray]:
+def _groups(labels: list[str]) -> dict[str, np.ndarray]:
     groups: dict[str, list[int]] = {}
     for i, label in enumerate(labels):
         groups.setdefault(label, []).append(i)

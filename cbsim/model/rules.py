@@ -1,35 +1,92 @@
 """The model's rules, written once for its two hosts.
 
-`CommunityBudgetModel` (cbsim.model.model) runs these rules with Mesa agents, a DataCollector and a
-space, for the workshop view and anyone who wants a Mesa model; `Programme` (cbsim.model.kernel)
-runs the very same rules on plain objects and arrays without importing Mesa, for `simulate`
-and sweeps. Each host supplies the parts that differ (how agents are stored, how a month is
-recorded); everything that decides what happens lives here, so both give identical runs.
+`CommunityBudgetModel` (cbsim.model.model) runs these rules with Mesa agents, a DataCollector
+and a space, for the workshop view and anyone who wants a Mesa model; `Programme`
+(cbsim.model.kernel) runs the very same rules on plain objects and arrays without importing
+Mesa, for `simulate` and sweeps. Everything that decides what happens, and in what order,
+lives here; a host supplies only the hooks of `cbsim.model.host.HostHooks` (how its agents
+are made and stored, how council moves are applied, how a month is recorded), so both make
+the same draws in the same order and give identical runs.
 
 - `council_moves`: a council's decision, for one council or all at once (numpy arrays).
 - `DepartmentRules`: a Whitehall department's stance (withhold, align or pool).
 - `MinisterialRules`: the ministerial groups' stocktakes, pressure and sweeteners.
-- `ProgrammeRules`: the month-level state and rules (offer value, evidence, peers, outcomes).
+- `ProgrammeRules`: construction, the month, and the month-level state and rules (offer
+  value, evidence, peers); its observables and outcomes are in cbsim.model.observables.
+
+Construction (`ProgrammeRules.build_programme`, from each host's ``__init__`` once its
+generator exists):
+
+1. `setup_programme`: the scenario's values (overrides applied), the timeline and the offer.
+2. `draw_councils`: the peer network, then the councils' thresholds and capacities; the host
+   creates its councils at their starting levels (`place_councils`).
+3. The host creates the departments (`add_department`, in `department_specs` order), then the
+   ministerial groups (`add_group`, in `group_specs` order).
+4. `start_programme`: totals, peers and the offer as they stand; the host records the
+   starting month (`record_month`).
+
+The month (`ProgrammeRules.step`, each host's ``step``):
+
+1. `begin_month`: the calendar moves on one month; is it a stocktake month?
+2. The ministerial groups, officials then ministers (`MinisterialRules.step`): at a
+   stocktake, compare progress with the trajectory and, when behind, sweeten the offer or
+   press the least engaged department.
+3. The departments in order (`DepartmentRules.step`), each with three standard Gumbel draws;
+   every department's are drawn in one call (the same numbers, in the same order, as each
+   drawing its own three).
+4. `update_offer`: the pilots' evidence, then the offer's value common to every council.
+5. The councils decide (`council_moves_now`: one uniform draw per council, in order; every
+   council reads last month's peers, so the update is synchronous); the host applies the
+   moves (`apply_council_moves`).
+6. `update_peer_share`: each council's weighted share of its peers developing.
+7. The host records the month (`record_month`).
 
 No Mesa, pandas or scipy here: importing this module stays cheap for sweep workers.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from functools import cache
 from typing import Any
 
 import numpy as np
 
-from cbsim.inputs.months import format_month, parse_month
+from cbsim.inputs.months import parse_month
 from cbsim.inputs.reference import STANCES, Authority, authorities, department_names
-from cbsim.inputs.scenario import Scenario, coerce
+from cbsim.inputs.scenario import Scenario, coerce, load_scenario
+from cbsim.model.host import (
+    ALIGN,
+    COUNCIL_STATES,
+    DEVELOPING,
+    EXPLORING,
+    NONE,
+    POOL,
+    WITHHOLD,
+    DepartmentSpec,
+    ProgrammeHost,
+)
 from cbsim.model.network import PeerNetwork, build_peer_network
+from cbsim.model.observables import ProgrammeObservables
 
-COUNCIL_STATES = ("none", "exploring", "developing")
-NONE, EXPLORING, DEVELOPING = 0, 1, 2
-WITHHOLD, ALIGN, POOL = 0, 1, 2
+__all__ = [
+    "ALIGN",
+    "COUNCIL_STATES",
+    "DEVELOPING",
+    "EXPLORING",
+    "LEVERS",
+    "NONE",
+    "POOL",
+    "WITHHOLD",
+    "DepartmentRules",
+    "MinisterialRules",
+    "ProgrammeRules",
+    "authorities_with_copies",
+    "council_moves",
+    "starting_levels",
+]
+
 LEVERS = ("champions_network", "reinvest_savings", "national_pooling")
 
 
@@ -49,9 +106,10 @@ def council_moves(level, net_benefit_m, threshold_m, capacity, speed, draw):
 class DepartmentRules:
     """A Whitehall department choosing to withhold, align or pool its funding streams.
 
-    The host class provides `model` (with `rng`, `params`, `evidence`, `dept_noise`,
-    `negotiation_months`, `national_pooling_active` and `log_action`).
+    The host class provides `model`, the programme (`cbsim.model.host.ProgrammeHost`).
     """
+
+    model: ProgrammeHost
 
     def setup_department(
         self,
@@ -103,8 +161,8 @@ class DepartmentRules:
     def step(self, gumbel: list[float] | None = None) -> None:
         """Judge the best stance (with noise); take one step toward it after negotiating.
 
-        `gumbel` is the month's three standard Gumbel draws, drawn here when not given (a
-        host may draw every department's at once: the same numbers in the same order).
+        `gumbel` is the month's three standard Gumbel draws (`ProgrammeRules.step` draws
+        every department's at once), drawn here when not given: the same numbers.
         """
         if gumbel is None:
             gumbel = self.model.rng.gumbel(0.0, 1.0, size=3).tolist()
@@ -130,8 +188,10 @@ class DepartmentRules:
 class MinisterialRules:
     """Bichard's officials' group (stocktakes, sweeteners) or Hanham's ministers (pressure).
 
-    The host class provides `model` (a `ProgrammeRules`).
+    The host class provides `model`, the programme (`cbsim.model.host.ProgrammeHost`).
     """
+
+    model: ProgrammeHost
 
     def setup_group(self, name: str, role: str, active_from: int) -> None:
         """Set the group's name, role and first active month."""
@@ -182,23 +242,34 @@ class MinisterialRules:
                 return
 
 
-class ProgrammeRules:
-    """The programme's month-level state and rules, shared by both hosts.
+class ProgrammeRules(ProgrammeObservables):
+    """The programme: construction, the month, and its month-level state and rules.
 
-    A host calls `setup_programme`, `draw_councils`, creates its departments (in
-    `department_specs` order) and groups (`group_specs`), then `start_programme`; each month
-    it calls `begin_month`, steps the groups then the departments, calls `update_offer`,
-    applies `council_moves_now` to its councils, then `update_peer_share` and records the
-    month. It provides `rng`, `levels` (int8 array of council states), `departments` and
-    `series()` (the recorded months: "month", "developing", "share_developing" and
-    "stance_<department>" lists).
+    Both hosts inherit it and supply the hooks of `cbsim.model.host.HostHooks`; the order of
+    construction (`build_programme`) and of a month (`step`) is in the module docstring.
+    The host's `place_councils` and `apply_council_moves` keep `levels` (int8 array of council
+    states) up to date; `rng` is the host's generator.
     """
 
     rng: np.random.Generator
     levels: np.ndarray
-    departments: list
+    departments: list[DepartmentRules]
+    ministerial_groups: list[MinisterialRules]
 
     # ------------------------------------------------------------- construction
+    def build_programme(
+        self, scenario: str | os.PathLike | Scenario, copies: int, overrides: dict[str, Any]
+    ) -> None:
+        """Set the programme up and create its agents, in the order the module describes."""
+        self.setup_programme(
+            load_scenario(scenario).with_overrides(overrides, source="override"), copies
+        )
+        self.place_councils(self.draw_councils())
+        self.departments = [self.add_department(spec) for spec in self.department_specs()]
+        self.ministerial_groups = [self.add_group(*group) for group in self.group_specs()]
+        self.start_programme()
+        self.record_month()
+
     def setup_programme(self, spec: Scenario, copies: int = 1) -> None:
         """Read the scenario's values: the timeline, the offer and its levers."""
         self.scenario_name = spec.name
@@ -240,14 +311,14 @@ class ProgrammeRules:
         self.council_capacities = self.rng.uniform(p["council.capacity_min"], 1.0, n)
         return starting_levels(self.copies, tuple(p["councils.developing_at_start"]))
 
-    def department_specs(self) -> list[dict[str, Any]]:
+    def department_specs(self) -> list[DepartmentSpec]:
         """Keyword arguments of `DepartmentRules.setup_department`, one per department."""
         p = self.params
         specs = []
         for name in department_names():
             base = f"departments.{name}"
             specs.append(
-                dict(
+                DepartmentSpec(
                     name=name,
                     poolable_m=p[f"{base}.poolable_m"],
                     stance=p[f"{base}.stance"],
@@ -274,6 +345,19 @@ class ProgrammeRules:
         self._update_offer_value()
 
     # ------------------------------------------------------------- the month
+    def step(self) -> None:
+        """One month, in the order the module describes."""
+        self.begin_month()
+        for group in self.ministerial_groups:
+            group.step()
+        gumbel = self.rng.gumbel(0.0, 1.0, size=3 * len(self.departments)).tolist()
+        for k, department in enumerate(self.departments):  # each department's three draws
+            department.step(gumbel[3 * k : 3 * k + 3])
+        self.update_offer()
+        self.apply_council_moves(self.council_moves_now())
+        self.update_peer_share()
+        self.record_month()
+
     def begin_month(self) -> None:
         """Move the calendar on one month; is it a stocktake month?"""
         self.month_index += 1
@@ -378,102 +462,6 @@ class ProgrammeRules:
         self.dept_noise = p["department.choice_noise"]
         self.negotiation_months = p["department.negotiation_months"]
         self.first_stocktake = parse_month(p["ministerial.first_stocktake"])
-
-    # ------------------------------------------------------------- observables
-    def series(self) -> dict[str, list]:
-        """The recorded months so far (provided by the host)."""
-        raise NotImplementedError
-
-    @property
-    def month(self) -> str:
-        """The current calendar month, `YYYY-MM`."""
-        return format_month(self.month_index)
-
-    @property
-    def count_developing(self) -> int:
-        """Councils developing a community budget (counts toward the target)."""
-        return int(np.count_nonzero(self.levels == DEVELOPING))
-
-    @property
-    def count_exploring(self) -> int:
-        """Councils exploring a community budget."""
-        return int(np.count_nonzero(self.levels == EXPLORING))
-
-    @property
-    def share_developing(self) -> float:
-        """Share of authorities developing a community budget."""
-        return self.count_developing / len(self.levels)
-
-    @property
-    def target_count(self) -> int:
-        """Councils needed to meet the target (76 of 152 for half)."""
-        return int(np.ceil(self.params["timeline.target_share"] * len(self.levels) - 1e-9))
-
-    @property
-    def history(self) -> list[float]:
-        """Share developing at each recorded month, from the start."""
-        return self.series()["share_developing"]
-
-    def needed_share(self) -> float:
-        """The share the straight-line trajectory to the target needs by this month."""
-        start = self.history[0] if self.history else self.share_developing
-        span = max(1, self.target_index - self.start_index)
-        progress = min(1.0, (self.month_index - self.start_index) / span)
-        return start + (self.params["timeline.target_share"] - start) * progress
-
-    @property
-    def pooled_rate_m(self) -> float:
-        """£m a year currently pooled by departments."""
-        return sum(d.poolable_m for d in self.departments if d.level == POOL)
-
-    @property
-    def aligned_rate_m(self) -> float:
-        """£m a year currently aligned (virtual pooling) by departments."""
-        return sum(d.poolable_m for d in self.departments if d.level == ALIGN)
-
-    def outcomes(self) -> dict[str, Any]:
-        """Flat dict of scalar outcomes of the run so far (see docs/ODD.md)."""
-        series = self.series()
-        months = series["month"]
-        counts = series["developing"]
-        target_step = self.target_index - self.start_index
-        reached = next((months[i] for i, c in enumerate(counts) if c >= self.target_count), None)
-        at_target = counts[target_step] if target_step < len(counts) else None
-        n = len(self.levels)
-        out: dict[str, Any] = {
-            "scenario": self.scenario_name,
-            "target_date": format_month(self.target_index),
-            "target_count": self.target_count,
-            "count_at_target": at_target,
-            "share_at_target": None if at_target is None else at_target / n,
-            "target_met": at_target is not None and at_target >= self.target_count,
-            "month_target_reached": reached,
-            "final_month": self.month,
-            "final_count": self.count_developing,
-            "final_share": self.share_developing,
-            "final_exploring": self.count_exploring,
-            "evidence_final": self.evidence,
-            "first_cash_month": self._first_cash_month(series),
-            "pooled_m_total": sum(d.pooled_m for d in self.departments),
-            "aligned_m_total": sum(d.aligned_m for d in self.departments),
-            "ministerial_actions": sum(1 for a in self.action_log if "group" in a["actor"]),
-        }
-        for d in self.departments:
-            out[f"pooled_m_{d.name}"] = d.pooled_m
-            out[f"aligned_m_{d.name}"] = d.aligned_m
-            stances = series[f"stance_{d.name}"]
-            out[f"stance_{d.name}_at_target"] = (
-                stances[target_step] if target_step < len(stances) else None
-            )
-            out[f"stance_{d.name}_final"] = d.stance
-        return out
-
-    def _first_cash_month(self, series: dict[str, list]) -> str | None:
-        months = series["month"]
-        for i in range(len(months)):
-            if any(series[f"stance_{d.name}"][i] == "pool" for d in self.departments):
-                return months[i]
-        return None
 
 
 @cache
