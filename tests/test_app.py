@@ -19,6 +19,7 @@ from cbsim.outputs.figures import adoption_figure
 from cbsim.workshop import server as viz
 from cbsim.workshop.app import (
     DEFAULT_SEED,
+    RefusedInput,
     WorkshopModel,
     incentive_control,
     initial_scenario,
@@ -113,9 +114,10 @@ def test_seed_box_text():
     assert parse_seed(" 42 ") == 42
     assert parse_seed(3) == 3
     assert parse_seed("") is None
-    assert parse_seed("abc") is None
     assert parse_seed(None) is None
-    assert parse_seed(True) is None
+    for refused in ("abc", True):  # refused in one line (tests/test_workshop_inputs.py)
+        with pytest.raises(RefusedInput):
+            parse_seed(refused)
 
 
 def test_scenario_picker_lists_the_shipped_scenarios_and_a_file_of_ones_own(tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ front-end asset must come from the offline cache that scripts/setup_browser.sh f
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -108,13 +109,18 @@ def stop_server(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def viz_url(tmp_path_factory) -> Iterator[str]:
-    """`cbsim viz baseline_2011` on a free port."""
+def viz_server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """`cbsim viz baseline_2011` on a free port: its URL and its log (stdout and stderr)."""
     log = tmp_path_factory.mktemp("viz") / "server.log"
     command = [sys.executable, "-m", "cbsim", "viz", "baseline_2011", "--port", str(free_port())]
     process, url = start_server(command, log)
-    yield url
+    yield url, log
     stop_server(process)
+
+
+@pytest.fixture(scope="module")
+def viz_url(viz_server) -> str:
+    return viz_server[0]
 
 
 # ------------------------------------------------------------------------------- browser
@@ -128,15 +134,38 @@ def browser() -> Iterator:
         chromium.close()
 
 
+def _forging(ws, forge: Callable[[dict], None]) -> None:
+    """Pass a websocket's messages through, letting `forge` rewrite each JSON message the
+    page sends (Solara's widget protocol) before the server gets it."""
+    server = ws.connect_to_server()
+
+    def outgoing(message) -> None:
+        if isinstance(message, str):
+            data = json.loads(message)
+            forge(data)
+            message = json.dumps(data)
+        server.send(message)
+
+    ws.on_message(outgoing)
+
+
+def widget_update(message: dict) -> dict | None:
+    """The state of a widget update (`{"method": "update", "state": {...}}`) in a message."""
+    data = message.get("content", {}).get("data", {})
+    return data.get("state") if isinstance(data, dict) and data.get("method") == "update" else None
+
+
 class Tab:
     """One browser tab (its own context, so its own Solara session) that records problems:
     console errors, page errors, failed responses, and any request off this machine."""
 
-    def __init__(self, browser, url: str) -> None:
+    def __init__(self, browser, url: str, forge: Callable[[dict], None] | None = None) -> None:
         self.problems: list[str] = []
         self.context = browser.new_context(viewport={"width": 1600, "height": 1000})
         self.context.route("**/*", self._only_local)
         self.page = self.context.new_page()
+        if forge is not None:  # rewrite what the page sends the server, as a hostile page may
+            self.page.route_web_socket("**", lambda ws: _forging(ws, forge))
         self.page.set_default_timeout(UI_TIMEOUT_MS)
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
@@ -219,8 +248,8 @@ def open_tab(browser):
     """Open tabs on a URL; after the test, fail on anything any tab recorded."""
     tabs: list[Tab] = []
 
-    def open_(url: str) -> Tab:
-        tabs.append(Tab(browser, url))
+    def open_(url: str, forge: Callable[[dict], None] | None = None) -> Tab:
+        tabs.append(Tab(browser, url, forge))
         return tabs[-1]
 
     yield open_
@@ -314,17 +343,44 @@ def test_scenario_picker_restarts_with_that_scenarios_values(viz_url, open_tab):
     tab.screenshot("workshop-compelling-offer.png")
 
 
+def next_month(month: str) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year + number // 12}-{number % 12 + 1:02d}"
+
+
+STABLE_MS = 2_000  # five play intervals: a month label this still is not playing
+
+
+def wait_until_month_is_still(tab: Tab) -> str:
+    """Wait (at most UI_TIMEOUT_MS) until the month label has not changed for STABLE_MS;
+    return it. While playing it changes every PLAY_INTERVAL_MS, so this never holds."""
+    tab.page.wait_for_function(
+        """([selector, stable]) => {
+            const text = document.querySelector(selector).innerText;
+            const now = performance.now();
+            if (window.__cbsimMonth !== text) {
+                window.__cbsimMonth = text;
+                window.__cbsimSince = now;
+            }
+            return now - window.__cbsimSince >= stable;
+        }""",
+        arg=[".cbsim-month", STABLE_MS],
+        polling=100,
+        timeout=UI_TIMEOUT_MS,
+    )
+    return tab.month()
+
+
 def test_play_runs_month_after_month_and_pause_stops(viz_url, open_tab):
     tab = open_tab(viz_url)
     tab.press("▶")
     expect(tab.page.locator(".cbsim-month")).to_have_text("2011-07", timeout=UI_TIMEOUT_MS)
     tab.press("❚❚")
+    expect(tab.page.get_by_role("button", name="▶", exact=True)).to_be_visible()
     expect(tab.page.get_by_role("button", name="Step", exact=True)).to_be_enabled()
-    tab.page.wait_for_timeout(1000)  # a step already under way when paused may still land
-    paused = tab.month()
-    tab.page.wait_for_timeout(1500)  # more than three play intervals
-    assert tab.month() == paused
-    assert tab.step() > paused
+    paused = wait_until_month_is_still(tab)  # a step under way when paused may still land
+    assert paused >= "2011-07"
+    assert tab.step() == next_month(paused)  # one month a press: nothing else is stepping
 
 
 def test_every_tab_has_its_own_model(viz_url, open_tab):
@@ -332,10 +388,9 @@ def test_every_tab_has_its_own_model(viz_url, open_tab):
     for _ in range(3):
         first.step()
     assert first.month() == "2011-07"
-    second.page.wait_for_timeout(500)
-    assert second.month() == "2011-04"
-    assert second.step() == "2011-05"
-    assert first.month() == "2011-07"
+    expect(second.page.locator(".cbsim-month")).to_have_text("2011-04")
+    assert second.step() == "2011-05"  # its own model: not 2011-08
+    expect(first.page.locator(".cbsim-month")).to_have_text("2011-07")
 
 
 @pytest.fixture
@@ -365,3 +420,72 @@ def test_solara_run_app_file_opens_the_scenario_in_the_environment(app_file_url,
     assert tab.text(".cbsim-scenario") == "scenario: compelling_offer"
     assert tab.incentive("offer.national_pooling") == "on"
     assert tab.step() == "2011-05"
+
+
+# ------------------------------------------------------------------------------- forged input
+def assert_no_traceback_on(tab: Tab) -> None:
+    body = tab.page.locator("body").inner_text()
+    assert "Traceback" not in body and ".py" not in body, body[:2000]
+
+
+def test_forged_widget_values_are_refused_by_the_server(viz_server, open_tab, tmp_path):
+    """A page that sends values its controls never offered (issue 11): a path for the
+    scenario picker (an existing file, a missing one, a valid scenario file elsewhere) and
+    a slider value far out of range. The server keeps to what it offered and shows the
+    page the values it holds; no traceback, and the same answer whether a file exists."""
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text('name = "elsewhere"\ndescription = "not offered"\n')
+    paths = iter(["/etc/passwd", "/no/such/file.toml", str(elsewhere)])
+
+    def forge(message: dict) -> None:
+        state = widget_update(message)
+        if state is None or "v_model" not in state:
+            return
+        if state["v_model"] == "compelling_offer":
+            state["v_model"] = next(paths)
+        elif state["v_model"] == 0.5:  # the funding boost slider's first step
+            state["v_model"] = 1e300
+
+    viz_url, log = viz_server
+    tab = open_tab(viz_url, forge=forge)
+    picker = tab.page.locator(".v-select", has_text="scenario").first
+    for _ in range(3):
+        picker.click()
+        tab.page.locator(".v-menu__content .v-list-item", has_text="compelling_offer").click()
+        expect(picker).to_contain_text("baseline_2011")  # the server's value, sent back
+        expect(tab.page.locator(".cbsim-scenario")).to_have_text("scenario: baseline_2011")
+        tab.page.keyboard.press("Escape")
+    picker.click()
+    expect(tab.page.locator(".v-menu__content .v-list-item")).to_have_count(5)  # not added
+    tab.page.keyboard.press("Escape")
+    slider = tab.slider("funding boost")
+    slider.focus()
+    tab.page.keyboard.press("ArrowRight")  # sent as 1e300: clamped to the range's top
+    expect(slider).to_have_attribute("aria-valuenow", "50")
+    tab.press("Reset")
+    expect(
+        tab.page.locator('.cbsim-incentives tr[data-path="offer.funding_boost_m"] td.value')
+    ).to_have_text("£50m/yr")
+    assert tab.page.locator(".cbsim-error-text").count() == 0
+    assert_no_traceback_on(tab)
+    refusals = log.read_text().splitlines()
+    assert sum("refused a value sent by a page for a Select" in r for r in refusals) >= 3
+    assert any("refused a value sent by a page for a Slider" in r for r in refusals)
+    assert "Traceback" not in log.read_text()
+
+
+def test_a_huge_seed_is_refused_in_one_line_on_the_page(viz_url, open_tab):
+    tab = open_tab(viz_url)
+    tab.step()
+    seed = tab.page.get_by_label("random seed")
+    seed.fill("9" * 5000)
+    seed.press("Enter")
+    tab.press("Reset")
+    line = tab.page.locator(".cbsim-error-text")
+    expect(line).to_contain_text("random seed refused: expected a whole number from 0 to")
+    expect(line).to_contain_text("got a 5,000-digit number; the run restarted with seed 1")
+    expect(tab.page.locator(".cbsim-month")).to_have_text("2011-04")
+    assert line.count() == 1 and "\n" not in line.inner_text()
+    assert_no_traceback_on(tab)
+    tab.page.get_by_role("button", name="OK", exact=True).click()
+    expect(line).to_have_count(0)

@@ -9,45 +9,68 @@ own model: `Page` creates it per session, so two participants never drive each o
 from __future__ import annotations
 
 import base64
-import math
 import os
+import sys
+import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import solara
 from matplotlib.figure import Figure
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from cbsim.inputs.parameters import Parameter
+from cbsim.inputs.errors import CbsimError
 from cbsim.inputs.scenario import available_scenarios, load_scenario
 from cbsim.model.model import CommunityBudgetModel
 from cbsim.outputs.figures import adoption_figure, figure_svg
+from cbsim.workshop import guard
+from cbsim.workshop.controls import (
+    DEFAULT_SEED,
+    RefusedInput,
+    accepted_incentives,
+    incentive_control,
+    model_params,
+    parse_seed,
+)
 from cbsim.workshop.panels import (
     STYLE,
     action_log_html,
     council_map_figure,
     departments_html,
     headline_html,
-    incentive_label,
     incentives_html,
-    main_incentives,
 )
 from cbsim.workshop.server import SCENARIO_ENV
 
 DEFAULT_SCENARIO = "baseline_2011"
-DEFAULT_SEED = 1
 PLAY_INTERVAL_MS = 400  # a month every 0.4 s when playing: fast enough, slow enough to follow
 TITLE = "cbsim: will half of England's councils develop a community budget by April 2012?"
+__all__ = ["DEFAULT_SEED", "RefusedInput", "incentive_control", "model_params", "parse_seed"]
+
+guard.install()  # every value a page sends for a widget is checked (cbsim.workshop.guard)
+
+
+class TabMemory:
+    """What one browser tab keeps between Resets: the seed its run was started with, and
+    the one line shown above the run (a refused seed), or None."""
+
+    def __init__(self, notice: solara.Reactive[str | None]) -> None:
+        self.seed: int | None = DEFAULT_SEED
+        self.notice = notice
 
 
 class WorkshopModel(CommunityBudgetModel):
     """The model as SolaraViz (re)creates it when Reset is pressed.
 
     SolaraViz calls the class with the page's parameters as keywords: the incentives under
-    their dotted paths (passed on as they are), the seed as text from the seed box, and
+    their dotted paths, the seed as text from the seed box, the tab's `TabMemory`, and
     Mesa's own `scenario` object, which cbsim has no use for (its scenario is a TOML file,
-    given here as `scenario_name`).
+    given here as `scenario_name`). What the page sent is checked first
+    (`cbsim.workshop.controls`): an incentive's value is clamped into its range or, if it
+    is not one the control offers, left at the scenario's. A seed that is not a bounded whole
+    number is refused: with a tab, the run restarts with the tab's last seed and the tab
+    shows one line saying so; without one, `RefusedInput` is raised.
     """
 
     def __init__(
@@ -55,18 +78,29 @@ class WorkshopModel(CommunityBudgetModel):
         scenario_name: str = DEFAULT_SCENARIO,
         rng: Any = DEFAULT_SEED,
         scenario: Any = None,
+        tab: TabMemory | None = None,
         **values: Any,
     ) -> None:
         del scenario  # Mesa's experimental Scenario object, added by SolaraViz on Reset
-        super().__init__(scenario=scenario_name, rng=parse_seed(rng), **values)
+        seed = _seed_for(rng, tab)
+        spec = load_scenario(scenario_name)
+        super().__init__(scenario=spec, rng=seed, **accepted_incentives(spec, values))
 
 
-def parse_seed(value: Any) -> int | None:
-    """A seed from the seed box: a whole number, or None (a fresh seed) when blank or not one."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = str(value).strip() if value is not None else ""
-    return int(text) if text.isdecimal() else None
+def _seed_for(text: Any, tab: TabMemory | None) -> int | None:
+    """The seed to run with: the seed box's, else (refused) the tab's last, saying so."""
+    try:
+        seed = parse_seed(text)
+    except RefusedInput as exc:
+        if tab is None:
+            raise
+        used = "a fresh seed" if tab.seed is None else f"seed {tab.seed}"
+        tab.notice.set(f"{exc}; the run restarted with {used}")
+        return tab.seed
+    if tab is not None:
+        tab.seed = seed
+        tab.notice.set(None)
+    return seed
 
 
 def initial_scenario() -> str:
@@ -76,72 +110,55 @@ def initial_scenario() -> str:
 
 def scenario_choices(current: str) -> dict[str, str]:
     """Scenario picker entries, name -> description: the shipped scenarios, plus `current`
-    when it is a file of its own."""
+    (the scenario the server was started with) when it is a file of its own. The page offers
+    these and no others."""
     choices = {Path(s.path).stem: s.description for s in available_scenarios()}
     if current not in choices:
         choices[current] = load_scenario(current).description
     return choices
 
 
-def _range(p: Parameter) -> tuple[float, float]:
-    """A numeric incentive's slider range: its declared bounds (a slider needs both)."""
-    if p.min is None or p.max is None:
-        raise ValueError(f"{p.path}: a main incentive of kind {p.kind!r} needs a min and a max")
-    return p.min, p.max
+def _offered(start: str) -> tuple[dict[str, str], BaseException | None]:
+    """The scenarios the page offers, or the error that stops it opening `start`."""
+    try:
+        return scenario_choices(start), None
+    except Exception as exc:  # shown as one line; logged with its traceback if unexpected
+        log_error(exc)
+        return {}, exc
 
 
-def _slider_step(p: Parameter) -> float:
-    """About a hundred positions over the range, on a round number (0.01, 0.02, 0.05, ...)."""
-    low, high = _range(p)
-    raw = (high - low) / 100
-    scale = 10.0 ** math.floor(math.log10(raw))
-    return next(round(f * scale, 12) for f in (1, 2, 5, 10) if f * scale >= raw * (1 - 1e-9))
+def one_line(exc: BaseException) -> str:
+    """What the page shows of an error: one line, never a traceback. A refusal or bad input
+    says what it is; anything else is logged on the server with its traceback
+    (`log_error`) and the page says only that."""
+    if isinstance(exc, CbsimError):
+        text = " ".join(str(exc).split())
+        return text if len(text) <= 400 else text[:397] + "..."
+    return f"Something went wrong ({type(exc).__name__}); the details are in the server's log."
 
 
-def incentive_control(p: Parameter, values: dict[str, Any]) -> dict[str, Any]:
-    """The SolaraViz input for one main incentive, from its declaration and the scenario."""
-    value = values[p.path]
-    label = incentive_label(p)
-    if p.kind == "bool":
-        return {"type": "Checkbox", "value": value, "label": label}
-    if p.kind == "float":
-        return {
-            "type": "SliderFloat",
-            "value": value,
-            "min": p.min,
-            "max": p.max,
-            "step": _slider_step(p),
-            "label": f"{label} ({p.unit})",
-        }
-    if p.kind == "int":
-        low, high = _range(p)
-        return {
-            "type": "SliderInt",
-            "value": value,
-            "min": int(low),
-            "max": int(high),
-            "step": 1,
-            "label": f"{label} ({p.unit})",
-        }
-    if p.kind == "stance":
-        # A department never starts below its floor (the scenario's commitment).
-        floor = values.get(p.path.removesuffix(".stance") + ".floor", p.choices[0])
-        allowed = list(p.choices[p.choices.index(floor) :])
-        return {"type": "Select", "value": value, "values": allowed, "label": label}
-    raise ValueError(f"{p.path}: a main incentive of kind {p.kind!r} has no control")
+def log_error(exc: BaseException | None) -> None:
+    """The traceback of an unexpected error, on the server's stderr (never on a page)."""
+    if exc is not None and not isinstance(exc, CbsimError):
+        print("cbsim viz: error in the workshop page:", file=sys.stderr)
+        traceback.print_exception(exc, file=sys.stderr)
+        sys.stderr.flush()
 
 
-def model_params(scenario: str) -> dict[str, Any]:
-    """SolaraViz `model_params`: the scenario (fixed), the seed and one control per main
-    incentive, built from the parameter declarations with the scenario's values."""
-    spec = load_scenario(scenario)
-    params: dict[str, Any] = {
-        "scenario_name": scenario,
-        "rng": {"type": "InputText", "value": str(DEFAULT_SEED), "label": "random seed"},
-    }
-    for p in main_incentives(spec):
-        params[p.path] = incentive_control(p, spec.values)
-    return params
+@solara.component
+def ErrorLine(exc: BaseException | None, on_dismiss: Any = None) -> None:
+    """An error as one line on the page (an empty line when there is none)."""
+    if exc is None:
+        solara.Div(classes=["cbsim-no-error"])
+        return
+    with solara.Row(classes=["cbsim-error"], style={"align-items": "center"}):
+        solara.Div(
+            children=[one_line(exc)],
+            classes=["cbsim-error-text"],
+            style={"color": "#b00020", "font-weight": "600", "padding": "4px"},
+        )
+        if on_dismiss is not None:
+            solara.Button("OK", on_click=on_dismiss, small=True, text=True)
 
 
 # ------------------------------------------------------------------ panels (plain functions,
@@ -218,20 +235,34 @@ def Headline(model: CommunityBudgetModel) -> solara.Element:
 
 
 @solara.component
-def ScenarioPicker(scenario: solara.Reactive[str]) -> None:
-    """Pick a scenario: the page restarts with its values (sliders included)."""
-    choices = scenario_choices(scenario.value)
+def ScenarioPicker(scenario: solara.Reactive[str], offered: dict[str, str]) -> None:
+    """Pick one of the `offered` scenarios: the page restarts with its values (sliders
+    included). Any other value a page sends is ignored, whether or not such a file exists."""
+    refused, set_refused = solara.use_state(0)
+
+    def pick(name: Any) -> None:
+        if isinstance(name, str) and name in offered:
+            scenario.set(name)
+        else:  # redraw the picker, showing the scenario still in use
+            set_refused(refused + 1)
+
     with solara.Sidebar(), solara.Card("Scenario"):
-        solara.Select(label="scenario", values=list(choices), value=scenario)
-        solara.Text(choices[scenario.value], style={"font-size": "13px", "color": "#555"})
+        solara.Select(
+            label="scenario", values=list(offered), value=scenario.value, on_value=pick
+        ).key(f"scenario-picker-{refused}")
+        solara.Text(offered[scenario.value], style={"font-size": "13px", "color": "#555"})
 
 
 @solara.component
 def Workshop(scenario: str) -> None:
     """One scenario's model with SolaraViz's controls (step, play/pause, reset, sliders)."""
+    notice = solara.use_reactive(cast(str | None, None))
+    tab = solara.use_memo(lambda: TabMemory(notice), dependencies=[])
     first = solara.use_memo(lambda: WorkshopModel(scenario_name=scenario), dependencies=[])
     model: solara.Reactive[WorkshopModel] = solara.use_reactive(first)
-    params = solara.use_memo(lambda: model_params(scenario), dependencies=[])
+    params = solara.use_memo(lambda: {**model_params(scenario), "tab": tab}, dependencies=[])
+    shown = RefusedInput(notice.value) if notice.value else None
+    ErrorLine(shown, on_dismiss=lambda: notice.set(None))  # always drawn: the run keeps its place
     Headline(model.value)
     SolaraViz(
         model, components=PANELS, model_params=params, name=TITLE, play_interval=PLAY_INTERVAL_MS
@@ -242,16 +273,22 @@ def Workshop(scenario: str) -> None:
 def Page() -> None:
     """The page: a scenario picker and, for the picked scenario, the model and its panels.
 
-    Created once per browser tab, so every tab has its own model.
+    Created once per browser tab, so every tab has its own model. A scenario that cannot
+    be opened (a bad $CBSIM_SCENARIO) is one line on the page, not a traceback.
     """
-    scenario = solara.use_reactive(initial_scenario())
+    start = solara.use_memo(initial_scenario, dependencies=[])
+    offered, failed = solara.use_memo(lambda: _offered(start), dependencies=[])
+    scenario = solara.use_reactive(start)
     shown, set_shown = solara.use_state(scenario.value)
     # SolaraViz puts its controls in the sidebar through a portal, where a new scenario's
     # sliders would inherit the old sliders' positions. So a newly picked scenario is shown
     # after one render without any Workshop, which clears the sidebar's controls.
     solara.use_effect(lambda: set_shown(scenario.value), [scenario.value])
     solara.Style(STYLE)
-    ScenarioPicker(scenario)
+    if failed is not None:
+        ErrorLine(failed)
+        return
+    ScenarioPicker(scenario, offered)
     if shown == scenario.value:
         Workshop(shown).key(f"workshop-{shown}")
     else:
