@@ -90,8 +90,18 @@ def _parser() -> argparse.ArgumentParser:
 
     viz = sub.add_parser("viz", help="serve the workshop view in the browser")
     viz.add_argument("scenario", metavar="SCENARIO", nargs="?", default="baseline_2011")
-    viz.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    viz.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    viz.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address or host name to listen on, not empty (default 127.0.0.1; any other "
+        "than a loopback address is warned about)",
+    )
+    viz.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port, 1-65535, or 0 for any free port (the one picked is printed; default 8765)",
+    )
     viz.set_defaults(handler=_viz)
 
     scenarios = sub.add_parser("scenarios", help="list the shipped scenarios")

@@ -209,14 +209,14 @@ def test_viz_binds_loopback_by_default_and_warns_otherwise(monkeypatch, capsys):
     started = []
 
     class FakeServer:
-        def __init__(self, command, env):
+        def __init__(self, command, env, **kwargs):
             started.append((command, env))
 
         def wait(self):
             return 0
 
     monkeypatch.setattr(viz.subprocess, "Popen", FakeServer)
-    monkeypatch.setattr(viz, "_check_port_free", lambda host, port: None)
+    monkeypatch.setattr(viz, "_check_port_free", lambda host, port: port)
     assert main(["viz", "compelling_offer"]) == 0  # `cbsim viz` says where the page is
     command, env = started[-1]
     assert command[command.index("--host") + 1] == "127.0.0.1"
@@ -235,9 +235,9 @@ def test_viz_passes_a_scenario_file_as_an_absolute_path(monkeypatch, tmp_path):
     own.write_text('name = "mine"\n')
     started = []
     monkeypatch.setattr(
-        viz.subprocess, "Popen", lambda command, env: started.append(env) or _Done()
+        viz.subprocess, "Popen", lambda command, env, **kw: started.append(env) or _Done()
     )
-    monkeypatch.setattr(viz, "_check_port_free", lambda host, port: None)
+    monkeypatch.setattr(viz, "_check_port_free", lambda host, port: port)
     monkeypatch.chdir(tmp_path)
     viz.serve("mine.toml")
     assert started[-1]["CBSIM_SCENARIO"] == str(own.resolve())

@@ -5,6 +5,8 @@ scripts/setup_browser.sh."""
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import ipaddress
 import os
 import re
@@ -15,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cbsim.inputs.errors import InputError
+from cbsim.inputs.errors import InputError, printable
 from cbsim.inputs.scenario import load_scenario, resolve_scenario_path, scenario_dir
 
 APP_MODULE = "cbsim.workshop.app"
@@ -58,14 +60,33 @@ def missing_solara_assets() -> list[str]:
     return [pkg for pkg in solara_asset_packages() if not (cache / pkg / ASSET_MARK).is_file()]
 
 
-def is_loopback(host: str) -> bool:
-    """True when `host` is reachable from this machine only (127.x, ::1, localhost)."""
-    if host == "localhost":
-        return True
+def resolve_host(host: str) -> list[tuple[int, str]]:
+    """The addresses `host` stands for, as (family, address) pairs; one-line `InputError`
+    naming ``--host`` when it is empty or names nothing."""
+    if not host.strip():
+        raise InputError("--host", None, "empty address (give one, e.g. 127.0.0.1 or 0.0.0.0)")
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError("--host", None, f"{printable(host)}: no such address ({reason})") from None
+    addresses: list[tuple[int, str]] = []
+    for family, _type, _proto, _name, sockaddr in found:
+        if family in (socket.AF_INET, socket.AF_INET6) and (family, sockaddr[0]) not in addresses:
+            addresses.append((family, str(sockaddr[0])))
+    if not addresses:
+        raise InputError("--host", None, f"{printable(host)}: not an IP address or host name")
+    return addresses
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` is reachable from this machine only: every address it stands for
+    is a loopback address (127.x, ::1; `localhost`, `127.1` and the like resolve to those)."""
+    try:
+        addresses = resolve_host(host)
+    except InputError:
         return False
+    return all(ipaddress.ip_address(address.split("%")[0]).is_loopback for _, address in addresses)
 
 
 def server_command(host: str, port: int) -> list[str]:
@@ -96,18 +117,26 @@ def server_environment(scenario: str) -> dict[str, str]:
     return env
 
 
-def _check_port_free(host: str, port: int) -> None:
-    if not 1 <= port <= 65535:
-        raise InputError("--port", None, f"{port} is not a port number (1-65535)")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+PORT_RANGE = "1-65535, or 0 for any free port"
+
+
+def _check_port_free(host: str, port: int) -> int:
+    """The port to serve on: `port` if `host` can listen on it, else one-line `InputError`
+    naming ``--host`` (an address this machine does not have) or ``--port`` (in use, not
+    allowed). Port 0 picks a free port and returns it."""
+    if not 0 <= port <= 65535:
+        raise InputError("--port", None, f"{port} is not a port number ({PORT_RANGE})")
+    family, address = resolve_host(host)[0]
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((host, port))
+            probe.bind((address, port))
         except OSError as exc:
+            option = "--host" if exc.errno == errno.EADDRNOTAVAIL else "--port"
             raise InputError(
-                "--port", None, f"cannot listen on {host}:{port} ({exc.strerror})"
+                option, None, f"cannot listen on {host}:{port} ({exc.strerror or exc})"
             ) from None
+        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -131,7 +160,7 @@ def prepare(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int 
     spec = load_scenario(scenario)  # a bad name or file fails here, with one line
     path = resolve_scenario_path(scenario).resolve()
     opens = path.stem if path.parent == scenario_dir().resolve() else str(path)
-    _check_port_free(host, port)
+    port = _check_port_free(host, port)  # 0: the free port picked
     shown = f"[{host}]" if ":" in host else host
     status = f"cbsim viz: scenario {spec.name} at http://{shown}:{port}/ (Ctrl-C to stop)"
     warnings = []
@@ -150,11 +179,37 @@ def prepare(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int 
     return Launch(server_command(host, port), server_environment(opens), status, warnings)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # a process manager's stop; a closed terminal
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the server's process, before it runs: ask Linux to send it SIGTERM when
+    `cbsim viz` dies, however it dies (SIGKILL included), so no server is left answering on
+    the port. Elsewhere (no prctl) this does nothing."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # `cbsim viz` died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run_server(launch: Launch) -> int:
-    """Run the server until it stops or is interrupted; return the exit status."""
-    process = subprocess.Popen(launch.command, env=launch.env)
-    # Stopping `cbsim viz` (Ctrl-C, or SIGTERM from a process manager) stops the server too.
-    previous = signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    """Run the server until it stops or is interrupted; return the exit status.
+
+    The server dies with `cbsim viz`: SIGTERM and SIGHUP stop it, and on Linux even a
+    SIGKILL of `cbsim viz` stops it (`_die_with_parent`)."""
+    parent = os.getpid()
+    process = subprocess.Popen(
+        launch.command,
+        env=launch.env,
+        preexec_fn=(lambda: _die_with_parent(parent)) if sys.platform == "linux" else None,
+    )
+    # Stopping `cbsim viz` (Ctrl-C, SIGTERM from a process manager, SIGHUP when its terminal
+    # closes) stops the server too.
+    previous = {sig: signal.signal(sig, lambda *_: process.terminate()) for sig in STOP_SIGNALS}
     try:
         return process.wait()
     except KeyboardInterrupt:
@@ -165,7 +220,8 @@ def run_server(launch: Launch) -> int:
             process.kill()
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def serve(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int = 8765) -> int:
