@@ -191,18 +191,34 @@ def _scenarios(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> int:
-    from cbsim.inputs.parameters import parameters
+    """The parameter table: one row a parameter, then the basis of its built-in default (cut to
+    40 characters, `source: sources.md — X` shown as `sources.md: X`; the full text is
+    `cbsim.parameters()[i].basis`), or `set by the scenario` where the scenario changes it."""
+    from cbsim.inputs.parameters import SOURCE_PREFIX, Parameter, defaults, parameters
+
+    built_in = defaults()
+
+    def basis(p: Parameter) -> str:
+        if p.default != built_in[p.path]:
+            return "set by the scenario"
+        return _cut(p.basis.replace(SOURCE_PREFIX, "sources.md: "), 40)
 
     rows = [
-        (p.path, p.unit, _show(p.default), _show(p.min), _show(p.max), p.description)
+        (p.path, p.unit, _show(p.default), _show(p.min), _show(p.max), basis(p), p.description)
         for p in parameters(args.scenario)
     ]
-    head = ("path", "unit", "default", "min", "max", "description")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+    head = ("path", "unit", "default", "min", "max", "basis", "description")
+    padded = len(head) - 1
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(padded)]
     for row in [head, *rows]:
-        cells = [row[i].ljust(widths[i]) for i in range(5)]
-        print("  ".join([*cells, row[5]]))
+        cells = [row[i].ljust(widths[i]) for i in range(padded)]
+        print("  ".join([*cells, row[padded]]))
     return 0
+
+
+def _cut(text: str, width: int) -> str:
+    """`text`, cut to `width` characters with an ellipsis when longer."""
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _show(value) -> str:

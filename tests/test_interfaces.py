@@ -12,6 +12,7 @@ import pytest
 
 import cbsim
 from cbsim import load_scenario, parameters, simulate
+from cbsim.inputs.parameters import basis_problem
 from cbsim.inputs.scenario import available_scenarios
 
 SHIPPED = {
@@ -91,6 +92,7 @@ def test_parameters_are_declared_once_with_unit_default_range_and_meaning():
     assert len(paths) == len(set(paths)) > 50
     for p in records:
         assert p.unit and p.description
+        assert basis_problem(p.basis) is None, p.path
         if p.numeric:
             assert p.min <= p.default <= p.max
         else:
@@ -110,7 +112,7 @@ def test_params_command_prints_every_parameter():
     result = cbsim_cli("params", "dwp_engages")
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:5] == ["path", "unit", "default", "min", "max"]
+    assert lines[0].split() == ["path", "unit", "default", "min", "max", "basis", "description"]
     assert len(lines) == len(parameters()) + 1
     dwp = next(line for line in lines if line.startswith("departments.DWP.stance "))
     assert " pool " in dwp

@@ -1,19 +1,50 @@
-"""Every tunable parameter of cbsim, declared once: path, unit, default, range and meaning.
+"""Every tunable parameter of cbsim, declared once: path, unit, default, range, meaning, basis.
 
-Scenarios, `--set`, experiments (sweep factors), the workshop sliders and the docs all read
-this one table. Values marked [assumption] are not from a source; [calibrated] values were
-chosen so that the historical scenarios reproduce what happened (see docs/ODD.md).
+The declarations are data, `cbsim/inputs/data/parameters.toml`: the general parameters, and
+the fields every department has (their defaults come from `departments.toml`). This module
+reads and checks that file once. Scenarios, `--set`, experiments (sweep factors), the workshop
+sliders and the docs all read this one table.
+
+Every parameter states its basis: `source: sources.md — <original source>` (a fact in
+docs/sources.md), `calibrated` (set so that the historical scenarios reproduce what happened,
+docs/ODD.md §8) or `assumption` (no source; a modelling judgement).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from functools import cache
+from importlib import resources
 from typing import Any
 
-from cbsim.inputs.reference import STANCES, department_names, departments, pilot_councils
+from cbsim.inputs.errors import InputError, short_repr, suggest
+from cbsim.inputs.months import parse_month
+from cbsim.inputs.reference import (
+    STANCES,
+    DepartmentInfo,
+    authority_names,
+    departments,
+    pilot_councils,
+)
+from cbsim.inputs.toml_file import parse_toml
 
-SWEETENERS = ("champions_network", "reinvest_savings", "funding_boost", "national_pooling")
+DATA_FILE = "cbsim/inputs/data/parameters.toml"
+DEPARTMENTS_FILE = "cbsim/inputs/data/departments.toml"
+KINDS = ("float", "int", "bool", "month", "stance", "authorities", "choices")
+SOURCE_PREFIX = "source: sources.md — "
+BASES = ("calibrated", "assumption")  # and SOURCE_PREFIX + a citation
+
+_PARAMETER_KEYS = (
+    *("path", "kind", "unit", "default", "default_from", "min", "max"),
+    *("choices", "main", "description", "basis"),
+)
+_DEPARTMENT_KEYS = ("field", "kind", "unit", "min", "max", "main_for", "description")
+_COMPUTED_DEFAULTS: dict[str, Callable[[], Any]] = {
+    "pilot_councils": lambda: list(pilot_councils()),
+}
+_TAG = re.compile(r"\[\s*(assumption|calibrated)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -22,6 +53,7 @@ class Parameter:
 
     kind is one of: float, int, bool, month (`YYYY-MM`), stance (withhold|align|pool),
     authorities (list of authority names), choices (list drawn from `choices`).
+    basis is `source: sources.md — <citation>`, `calibrated` or `assumption`.
     """
 
     path: str
@@ -33,6 +65,7 @@ class Parameter:
     description: str
     choices: tuple[str, ...] = ()
     main: bool = False  # a main incentive: shown as a slider/switch in the workshop view
+    basis: str = "assumption"
 
     @property
     def numeric(self) -> bool:
@@ -40,512 +73,28 @@ class Parameter:
         return self.kind in ("float", "int")
 
 
-def _p(path, kind, unit, default, lo, hi, description, choices=(), main=False) -> Parameter:
-    return Parameter(path, kind, unit, default, lo, hi, description, tuple(choices), main)
+def basis_problem(basis: Any) -> str | None:
+    """Why `basis` is not a valid basis (None when it is): `calibrated`, `assumption`, or
+    `source: sources.md — ` followed by the original source."""
+    if basis in BASES:
+        return None
+    if isinstance(basis, str) and basis.startswith(SOURCE_PREFIX):
+        citation = basis.removeprefix(SOURCE_PREFIX)
+        if len(citation.strip()) >= 4 and any(c.isalpha() for c in citation):
+            return None
+        return f"a source must cite something after {SOURCE_PREFIX!r}, got {short_repr(basis)}"
+    return (
+        f"expected {SOURCE_PREFIX!r} and a citation, 'calibrated' or 'assumption'; "
+        f"got {short_repr(basis)}"
+    )
 
 
-_GENERAL: tuple[Parameter, ...] = (
-    # --- timeline -------------------------------------------------------------------
-    _p(
-        "timeline.start",
-        "month",
-        "YYYY-MM",
-        "2011-04",
-        None,
-        None,
-        "first month of the run (step 0); the first-phase pilots went live in April 2011",
-    ),
-    _p(
-        "timeline.end",
-        "month",
-        "YYYY-MM",
-        "2013-03",
-        None,
-        None,
-        "last month of the run (the horizon)",
-    ),
-    _p(
-        "timeline.target_date",
-        "month",
-        "YYYY-MM",
-        "2012-04",
-        None,
-        None,
-        "date by which the target share should be reached (Bichard group: April 2012)",
-    ),
-    _p(
-        "timeline.target_share",
-        "float",
-        "share of 152",
-        0.5,
-        0.01,
-        1.0,
-        "share of upper-tier authorities developing a community budget that meets the target",
-    ),
-    # --- councils -------------------------------------------------------------------
-    _p(
-        "councils.developing_at_start",
-        "authorities",
-        "names",
-        list(pilot_councils()),
-        None,
-        None,
-        "councils already developing a community budget at the start (the 28 pilots)",
-    ),
-    _p(
-        "council.threshold_median_m",
-        "float",
-        "£m/yr",
-        1.8,
-        0.1,
-        50.0,
-        "median net benefit a council needs before it moves on a step [calibrated]",
-    ),
-    _p(
-        "council.threshold_spread",
-        "float",
-        "log-sd",
-        0.5,
-        0.0,
-        2.0,
-        "spread of council thresholds (sd of their logarithm) [assumption]",
-    ),
-    _p(
-        "council.capacity_min",
-        "float",
-        "0-1",
-        0.4,
-        0.0,
-        1.0,
-        "lowest council capacity to act; capacities are uniform on [min, 1] [assumption]",
-    ),
-    _p(
-        "council.speed",
-        "float",
-        "1/(£m·month)",
-        0.6,
-        0.0,
-        10.0,
-        "how fast a council acts on net benefit above its threshold [calibrated]",
-    ),
-    _p(
-        "council.setup_cost_m",
-        "float",
-        "£m/yr",
-        0.5,
-        0.0,
-        20.0,
-        "yearly cost of setting up and running a pooled budget [assumption]",
-    ),
-    _p(
-        "council.own_spend_m",
-        "float",
-        "£m/yr",
-        20.0,
-        0.0,
-        200.0,
-        "a council's own spend on families with multiple problems it could align; about a "
-        "third of £9bn/yr over 152 councils [assumption from FACTS]",
-    ),
-    _p(
-        "council.savings_rate",
-        "float",
-        "share",
-        0.05,
-        0.0,
-        0.5,
-        "share of pooled or aligned spend saved by joined-up services (literature: 2-20%)",
-    ),
-    _p(
-        "council.savings_kept_share",
-        "float",
-        "share",
-        0.3,
-        0.0,
-        1.0,
-        "share of savings a council keeps without freedom to reinvest (wrong pocket) [assumption]",
-    ),
-    _p(
-        "council.cash_value",
-        "float",
-        "£/£",
-        1.0,
-        0.0,
-        5.0,
-        "value to a council of £1 of departmental money pooled into its local bank account",
-    ),
-    _p(
-        "council.virtual_value",
-        "float",
-        "£/£",
-        0.25,
-        0.0,
-        5.0,
-        "value to a council of £1 of departmental money aligned (virtual pooling) [assumption]",
-        main=True,
-    ),
-    _p(
-        "council.pbr_value",
-        "float",
-        "£/£",
-        5.0,
-        0.0,
-        20.0,
-        "value to a council of £1 of central payment-by-results money, which comes without "
-        "negotiating with departments [calibrated to Troubled Families take-up]",
-    ),
-    _p(
-        "council.peer_weight_m",
-        "float",
-        "£m/yr",
-        3.0,
-        0.0,
-        20.0,
-        "pull on a council when all its network peers develop a community budget "
-        "(imitation, competition) [assumption]",
-        main=True,
-    ),
-    _p(
-        "council.evidence_weight_m",
-        "float",
-        "£m/yr",
-        1.0,
-        0.0,
-        20.0,
-        "pull on a council of full evidence from the pilots that pooling works (learning)",
-    ),
-    # --- peer network ---------------------------------------------------------------
-    _p(
-        "network.region_links",
-        "int",
-        "links",
-        4,
-        0,
-        50,
-        "peers each council links to in its own region",
-    ),
-    _p(
-        "network.type_links",
-        "int",
-        "links",
-        2,
-        0,
-        50,
-        "peers each council links to among councils of its own type, anywhere",
-    ),
-    _p(
-        "network.leader_weight",
-        "float",
-        "×",
-        2.0,
-        0.0,
-        10.0,
-        "weight of links from regional leaders (Greater Manchester, West London, Essex)",
-    ),
-    _p(
-        "network.champion_links",
-        "int",
-        "links",
-        2,
-        0,
-        20,
-        "pilot councils each council links to when the champions network runs",
-    ),
-    # --- departments (global) -------------------------------------------------------
-    _p(
-        "department.align_benefit",
-        "float",
-        "share",
-        0.5,
-        0.0,
-        1.0,
-        "share of pooling's benefits a department gets by aligning instead [assumption]",
-    ),
-    _p(
-        "department.align_risk",
-        "float",
-        "share",
-        0.25,
-        0.0,
-        1.0,
-        "share of pooling's risk a department bears by aligning instead [assumption]",
-    ),
-    _p(
-        "department.evidence_weight",
-        "float",
-        "utility",
-        0.3,
-        0.0,
-        5.0,
-        "pull on a department of full evidence from the pilots that pooling works",
-    ),
-    _p(
-        "department.choice_noise",
-        "float",
-        "utility",
-        0.05,
-        0.0,
-        1.0,
-        "scale of random variation in departments' monthly judgements (Gumbel)",
-    ),
-    _p(
-        "department.negotiation_months",
-        "int",
-        "months",
-        3,
-        1,
-        24,
-        "months a department must want a new stance before it takes it (negotiation)",
-    ),
-    # --- evidence from pilots -------------------------------------------------------
-    _p(
-        "evidence.initial",
-        "float",
-        "0-1",
-        0.0,
-        0.0,
-        1.0,
-        "evidence from pilots that pooling works, at the start",
-    ),
-    _p(
-        "evidence.learning_rate",
-        "float",
-        "1/month",
-        0.08,
-        0.0,
-        1.0,
-        "monthly rate at which evidence moves toward what the pilots' funding allows",
-    ),
-    # --- the offer to councils ------------------------------------------------------
-    _p(
-        "offer.national_pooling",
-        "bool",
-        "on/off",
-        False,
-        None,
-        None,
-        "main departments are mandated to pool their streams nationally",
-        main=True,
-    ),
-    _p(
-        "offer.national_pooling_from",
-        "month",
-        "YYYY-MM",
-        "2011-06",
-        None,
-        None,
-        "month from which national pooling is mandated",
-    ),
-    _p(
-        "offer.mandate",
-        "float",
-        "utility",
-        1.0,
-        0.0,
-        5.0,
-        "pull on a main department of the national pooling mandate",
-    ),
-    _p(
-        "offer.reinvest_savings",
-        "bool",
-        "on/off",
-        False,
-        None,
-        None,
-        "councils are free to reinvest savings in preventative services",
-        main=True,
-    ),
-    _p(
-        "offer.reinvest_kept_share",
-        "float",
-        "share",
-        0.8,
-        0.0,
-        1.0,
-        "share of savings a council keeps when free to reinvest",
-    ),
-    _p(
-        "offer.funding_boost_m",
-        "float",
-        "£m/yr",
-        0.0,
-        0.0,
-        50.0,
-        "extra funding per council per year for developing a community budget",
-        main=True,
-    ),
-    _p(
-        "offer.champions_network",
-        "bool",
-        "on/off",
-        False,
-        None,
-        None,
-        "a network of champions from pilot areas gives peer-to-peer support",
-        main=True,
-    ),
-    _p(
-        "offer.payment_by_results_m",
-        "float",
-        "£m/yr",
-        0.0,
-        0.0,
-        50.0,
-        "central payment-by-results money per council per year (Troubled Families: about "
-        "£1m; £448m over 3 years / 152)",
-        main=True,
-    ),
-    _p(
-        "offer.payment_by_results_from",
-        "month",
-        "YYYY-MM",
-        "2011-12",
-        None,
-        None,
-        "month the payment-by-results offer opens (Troubled Families: 15 Dec 2011)",
-    ),
-    # --- ministerial groups ---------------------------------------------------------
-    _p(
-        "ministerial.first_stocktake",
-        "month",
-        "YYYY-MM",
-        "2011-05",
-        None,
-        None,
-        "month of the first stocktake (the DCLG stocktake for the Bichard group, May 2011)",
-    ),
-    _p("ministerial.stocktake_months", "int", "months", 3, 1, 24, "months between stocktakes"),
-    _p(
-        "ministerial.ministers_from",
-        "month",
-        "YYYY-MM",
-        "2011-03",
-        None,
-        None,
-        "month the ministers' group (Baroness Hanham) starts applying pressure",
-    ),
-    _p(
-        "ministerial.tolerance",
-        "float",
-        "share",
-        0.03,
-        0.0,
-        1.0,
-        "how far behind the needed trajectory progress may fall before the groups act",
-    ),
-    _p(
-        "ministerial.pressure_step",
-        "float",
-        "utility",
-        0.15,
-        0.0,
-        2.0,
-        "pressure added on the least engaged department at a stocktake when behind",
-        main=True,
-    ),
-    _p(
-        "ministerial.max_pressure",
-        "float",
-        "utility",
-        0.4,
-        0.0,
-        5.0,
-        "most pressure ministers can bring on one department",
-    ),
-    _p(
-        "ministerial.sweeteners",
-        "choices",
-        "levers",
-        [],
-        None,
-        None,
-        "levers the officials' group may pull, in order, when behind at a stocktake",
-        choices=SWEETENERS,
-    ),
-    _p(
-        "ministerial.boost_step_m",
-        "float",
-        "£m/yr",
-        0.5,
-        0.0,
-        10.0,
-        "funding boost per council added when the groups sweeten the offer with money",
-    ),
-)
-
-
-def _department_parameters() -> tuple[Parameter, ...]:
-    params = []
-    for d in departments():
-        base = f"departments.{d.name}"
-        params += [
-            _p(
-                f"{base}.poolable_m",
-                "float",
-                "£m/yr",
-                d.poolable_m,
-                0.0,
-                5000.0,
-                f"{d.name} money that could be pooled: {d.source}",
-            ),
-            _p(
-                f"{base}.stance",
-                "stance",
-                "stance",
-                d.stance,
-                None,
-                None,
-                f"{d.name} stance at the start (withhold, align or pool)",
-                choices=STANCES,
-                main=d.name == "DWP",
-            ),
-            _p(
-                f"{base}.floor",
-                "stance",
-                "stance",
-                d.floor,
-                None,
-                None,
-                f"lowest stance {d.name} will take (a commitment it keeps)",
-                choices=STANCES,
-            ),
-            _p(
-                f"{base}.return_share",
-                "float",
-                "share",
-                d.return_share,
-                0.0,
-                1.0,
-                f"share of pooling's savings that return to {d.name} (wrong pocket) [assumption]",
-            ),
-            _p(
-                f"{base}.risk_aversion",
-                "float",
-                "utility",
-                d.risk_aversion,
-                0.0,
-                5.0,
-                f"{d.name}'s reluctance to lose control of its money (silo inertia) [assumption]",
-            ),
-            _p(
-                f"{base}.main",
-                "bool",
-                "yes/no",
-                d.main,
-                None,
-                None,
-                f"{d.name} is a main department, covered by national pooling",
-            ),
-        ]
-    return tuple(params)
-
-
+# ------------------------------------------------------------------------ the table
 @cache
 def declared() -> dict[str, Parameter]:
     """All parameters keyed by dotted path, with their built-in defaults."""
-    table = {p.path: p for p in _GENERAL + _department_parameters()}
-    assert all(n.isidentifier() for n in department_names())
-    return table
+    raw = resources.files("cbsim.inputs.data").joinpath("parameters.toml").read_bytes()
+    return declarations(parse_toml(raw, DATA_FILE).table, departments())
 
 
 def defaults() -> dict[str, Any]:
@@ -565,3 +114,207 @@ def parameters(scenario: Any = None) -> list[Parameter]:
 
 def _copy(value: Any) -> Any:
     return list(value) if isinstance(value, list) else value
+
+
+# ------------------------------------------------------------------------ reading the data
+def declarations(table: dict[str, Any], depts: tuple[DepartmentInfo, ...]) -> dict[str, Parameter]:
+    """The parameters a parsed `parameters.toml` declares (general ones first, then each
+    department's), each checked; a problem is an InputError naming the file and the field."""
+    for key in table:
+        if key not in ("parameter", "department_parameter"):
+            raise InputError(DATA_FILE, key, "unknown table (parameter, department_parameter)")
+    general = [_general(e, w) for e, w in _entries(table, "parameter")]
+    templates = [_template(e, w) for e, w in _entries(table, "department_parameter")]
+    per_department = [_for_department(t, d) for d in depts for t in templates]
+    for d in depts:
+        _check_department_bases(d, [t["field"] for t in templates])
+    declared_: dict[str, Parameter] = {}
+    for p in general + per_department:
+        if p.path in declared_:
+            raise InputError(DATA_FILE, p.path, "declared twice")
+        _check(p)
+        declared_[p.path] = p
+    return declared_
+
+
+def _entries(table: dict[str, Any], name: str) -> list[tuple[dict[str, Any], str]]:
+    """The `[[name]]` tables, each with the field its messages name."""
+    entries = table.get(name, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise InputError(DATA_FILE, name, f"expected [[{name}]] tables")
+    return [(e, f"{name}[{i}]") for i, e in enumerate(entries)]
+
+
+def _check_keys(entry: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in entry:
+        if key not in allowed:
+            raise InputError(
+                DATA_FILE, f"{where}.{key}", "unknown key" + suggest(key, list(allowed))
+            )
+    for key in ("kind", "unit", "description"):
+        if not isinstance(entry.get(key), str):
+            raise InputError(DATA_FILE, f"{where}.{key}", "missing (a string is required)")
+
+
+def _general(entry: dict[str, Any], where: str) -> Parameter:
+    """One `[[parameter]]` table as a Parameter."""
+    _check_keys(entry, _PARAMETER_KEYS, where)
+    path = entry.get("path")
+    if not isinstance(path, str):
+        raise InputError(DATA_FILE, f"{where}.path", "missing (a dotted path is required)")
+    if "basis" not in entry:
+        raise InputError(DATA_FILE, f"{path}.basis", "missing: every parameter states its basis")
+    if ("default" in entry) == ("default_from" in entry):
+        raise InputError(DATA_FILE, path, "give one of default and default_from")
+    if "default" in entry:
+        default = entry["default"]
+    elif entry["default_from"] in _COMPUTED_DEFAULTS:
+        default = _COMPUTED_DEFAULTS[entry["default_from"]]()
+    else:
+        known = list(_COMPUTED_DEFAULTS)
+        raise InputError(DATA_FILE, f"{path}.default_from", f"unknown (one of {', '.join(known)})")
+    return Parameter(
+        path,
+        entry["kind"],
+        entry["unit"],
+        default,
+        entry.get("min"),
+        entry.get("max"),
+        entry["description"],
+        _choices(entry, path),
+        entry.get("main", False),
+        entry["basis"],
+    )
+
+
+def _choices(entry: dict[str, Any], path: str) -> tuple[str, ...]:
+    """A parameter's choices: the stances for a stance, the listed ones for a choices list."""
+    if entry["kind"] == "stance":
+        return STANCES
+    if entry["kind"] != "choices":
+        if "choices" in entry:
+            raise InputError(DATA_FILE, f"{path}.choices", "only for a choices parameter")
+        return ()
+    choices = entry.get("choices")
+    if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
+        raise InputError(DATA_FILE, f"{path}.choices", "expected a list of names")
+    return tuple(choices)
+
+
+def _template(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """One `[[department_parameter]]` table: a field of departments.toml's tables."""
+    _check_keys(entry, _DEPARTMENT_KEYS, where)
+    fields_ = {f.name for f in fields(DepartmentInfo)} - {"name", "basis"}
+    if entry.get("field") not in fields_:
+        raise InputError(
+            DATA_FILE,
+            f"{where}.field",
+            f"expected a field of departments.toml, got {short_repr(entry.get('field'))}",
+        )
+    main_for = entry.get("main_for", [])
+    if not isinstance(main_for, list) or not all(isinstance(n, str) for n in main_for):
+        raise InputError(DATA_FILE, f"{where}.main_for", "expected a list of departments")
+    return entry
+
+
+def _for_department(template: dict[str, Any], d: DepartmentInfo) -> Parameter:
+    """A department's parameter: its value and basis from departments.toml."""
+    name = template["field"]
+    description = template["description"].replace("{department}", d.name)
+    return Parameter(
+        f"departments.{d.name}.{name}",
+        template["kind"],
+        template["unit"],
+        getattr(d, name),
+        template.get("min"),
+        template.get("max"),
+        description.replace("{source}", d.source),
+        _choices(template, f"departments.{d.name}.{name}"),
+        d.name in template.get("main_for", []),
+        d.basis.get(name, ""),
+    )
+
+
+def _check_department_bases(d: DepartmentInfo, names: list[str]) -> None:
+    """A department's [NAME.basis] table gives a basis for each of its parameters, no more."""
+    for name in names:
+        if name not in d.basis:
+            raise InputError(
+                DEPARTMENTS_FILE,
+                f"{d.name}.basis.{name}",
+                "missing: every parameter states its basis",
+            )
+    for name in d.basis:
+        if name not in names:
+            raise InputError(
+                DEPARTMENTS_FILE, f"{d.name}.basis.{name}", "unknown field" + suggest(name, names)
+            )
+
+
+# ------------------------------------------------------------------------ checking a parameter
+def _check(p: Parameter) -> None:
+    """A declaration that makes sense: a known kind, a basis, a default of its kind in range."""
+    if not all(part.isidentifier() for part in p.path.split(".")) or "." not in p.path:
+        raise InputError(DATA_FILE, p.path, "not a dotted path of names")
+    if p.kind not in KINDS:
+        raise InputError(DATA_FILE, p.path, f"unknown kind {p.kind!r} (one of {', '.join(KINDS)})")
+    if not p.unit or not p.description.strip():
+        raise InputError(DATA_FILE, p.path, "needs a unit and a description")
+    if _TAG.search(p.description):
+        raise InputError(DATA_FILE, p.path, "the basis goes in `basis`, not the description")
+    problem = basis_problem(p.basis)
+    if problem:
+        raise InputError(DATA_FILE, f"{p.path}.basis", problem)
+    if not isinstance(p.main, bool):
+        raise InputError(DATA_FILE, f"{p.path}.main", "expected true or false")
+    _check_range(p)
+    if not _DEFAULT_FITS[p.kind](p, p.default):
+        raise InputError(
+            DATA_FILE, f"{p.path}.default", f"{short_repr(p.default)} is not a valid {p.kind}"
+        )
+
+
+def _check_range(p: Parameter) -> None:
+    """Numbers have a range of their own type that holds the default; others have none."""
+    if not p.numeric:
+        if p.min is not None or p.max is not None:
+            raise InputError(DATA_FILE, p.path, f"a {p.kind} parameter has no min or max")
+        return
+    number = int if p.kind == "int" else float
+    for name, value in (("min", p.min), ("max", p.max), ("default", p.default)):
+        if type(value) is not number:
+            raise InputError(
+                DATA_FILE, f"{p.path}.{name}", f"expected a {p.kind}, got {short_repr(value)}"
+            )
+    assert p.min is not None and p.max is not None
+    if not p.min <= p.default <= p.max:
+        raise InputError(
+            DATA_FILE, f"{p.path}.default", f"{p.default} is outside [{p.min}, {p.max}]"
+        )
+
+
+def _is_month(value: Any) -> bool:
+    try:
+        parse_month(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_list_of(value: Any, known: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and all(isinstance(v, str) and v in known for v in value)
+        and len(set(value)) == len(value)
+    )
+
+
+_DEFAULT_FITS: dict[str, Callable[[Parameter, Any], bool]] = {
+    "float": lambda p, v: True,  # checked with the range
+    "int": lambda p, v: True,
+    "bool": lambda p, v: isinstance(v, bool),
+    "month": lambda p, v: _is_month(v),
+    "stance": lambda p, v: v in p.choices,
+    "authorities": lambda p, v: _is_list_of(v, authority_names()),
+    "choices": lambda p, v: _is_list_of(v, p.choices),
+}

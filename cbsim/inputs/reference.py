@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -19,6 +19,12 @@ class Authority:
     type: str
     region: str
     pilot_area: str  # first-phase pilot area, or "" when not a pilot
+    gss_code: str = ""  # ONS code as in 2011
+    population: int = 0  # usual residents, 2011 Census
+    total_place: bool = False  # in a Total Place pilot (2009-10)
+    lat: float = 0.0  # approximate centroid (WGS84)
+    lon: float = 0.0
+    deprivation: float | None = None  # derived IMD 2010 average score (None: not available)
 
 
 @dataclass(frozen=True)
@@ -35,14 +41,38 @@ class DepartmentInfo:
     risk_aversion: float
     main: bool
     role: str
+    basis: dict[str, str] = field(default_factory=dict)  # parameter field -> its basis
 
 
 @cache
 def authorities() -> tuple[Authority, ...]:
-    """The 152 upper-tier authorities with type, region and first-phase pilot area."""
-    text = resources.files("cbsim.inputs.data").joinpath("authorities.csv").read_text("utf-8")
+    """The 152 upper-tier authorities: type, region, first-phase pilot area and their 2011
+    attributes (docs/sources.md, "Council attributes")."""
+    attributes = {row["name"]: row for row in _csv_rows("authority_attributes.csv")}
+    return tuple(
+        _authority(row, attributes[row["name"]]) for row in _csv_rows("authorities.csv")
+    )
+
+
+def _csv_rows(name: str) -> list[dict[str, str]]:
+    """The rows of a packaged CSV file (lines starting with # are comments)."""
+    text = resources.files("cbsim.inputs.data").joinpath(name).read_text("utf-8")
     lines = [line for line in text.splitlines() if not line.startswith("#")]
-    return tuple(Authority(**row) for row in csv.DictReader(lines))
+    return list(csv.DictReader(lines))
+
+
+def _authority(row: dict[str, str], extra: dict[str, str]) -> Authority:
+    """An authority from its row in authorities.csv and in authority_attributes.csv."""
+    score = extra["imd2010_score_derived"]
+    return Authority(
+        **row,
+        gss_code=extra["gss_code_2011"],
+        population=int(extra["population_2011"]),
+        total_place=extra["total_place_pilot"] == "1",
+        lat=float(extra["lat"]),
+        lon=float(extra["lon"]),
+        deprivation=float(score) if score else None,
+    )
 
 
 @cache
