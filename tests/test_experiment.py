@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import itertools
 import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cbsim.cli import main
 from cbsim.inputs.errors import InputError
-from cbsim.inputs.experiment import experiment_dir, load_experiment, run_seed
+from cbsim.inputs.experiment import (
+    MAX_POINTS,
+    MAX_RUNS,
+    Experiment,
+    experiment_dir,
+    experiment_from_table,
+    load_experiment,
+    run_seed,
+)
 from cbsim.inputs.parameters import declared
+from cbsim.inputs.scenario import scenario_dir
 
 BASE = """
 scenario = "baseline_2011"
@@ -353,3 +364,193 @@ def test_factor_paths_are_declared_parameters():
     for name in ("offer_vs_pressure_grid", "tipping_point_lhs", "sobol_sensitivity"):
         for factor in load_experiment(name).factors:
             assert factor.path in declared()
+
+
+# ------------------------------------------------------------------ the base scenario's file
+def scenario_file(folder, name: str, scenario_name: str, end: str = "2013-03"):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(f'name = "{scenario_name}"\n[timeline]\nend = "{end}"\n')
+    return path
+
+
+def grid_experiment(folder, scenario: str, name: str = "exp.toml"):
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (
+        f'scenario = "{scenario}"\nreplicates = 1\nseed = 7\n[sampler]\nmethod = "grid"\n'
+        '[factors]\n"offer.national_pooling" = [false]\n'
+    )
+    return write(folder, text, name)
+
+
+def test_a_relative_scenario_path_is_found_beside_the_experiment_not_in_the_cwd(
+    tmp_path, monkeypatch
+):
+    beside = scenario_file(tmp_path / "exps", "mine.toml", "beside")
+    scenario_file(tmp_path / "exps" / "sub", "other.toml", "beside_sub")
+    scenario_file(tmp_path / "cwd", "mine.toml", "stray", end="2012-12")
+    scenario_file(tmp_path / "cwd" / "sub", "other.toml", "stray_sub", end="2012-12")
+    monkeypatch.chdir(tmp_path / "cwd")
+    exp = load_experiment(grid_experiment(tmp_path / "exps", "mine.toml"))
+    assert exp.scenario == "mine.toml" and exp.scenario_path == beside
+    assert exp.scenario_path.is_absolute()
+    assert exp.base_scenario().name == "beside"
+    assert exp.base_scenario().values["timeline.end"] == "2013-03"
+    sub = load_experiment(
+        Path("..") / "exps" / grid_experiment(tmp_path / "exps", "sub/other.toml").name
+    )
+    assert sub.scenario_path == tmp_path / "exps" / "sub" / "other.toml"
+    assert sub.base_scenario().name == "beside_sub"
+
+
+def test_a_relative_path_not_beside_the_experiment_is_a_shipped_scenario_not_the_cwds(
+    tmp_path, monkeypatch
+):
+    scenario_file(tmp_path / "cwd", "baseline_2011.toml", "stray", end="2012-12")
+    monkeypatch.chdir(tmp_path / "cwd")
+    exp = load_experiment(grid_experiment(tmp_path / "exps", "baseline_2011.toml"))
+    assert exp.scenario_path == scenario_dir() / "baseline_2011.toml"
+    assert exp.base_scenario().name == "baseline_2011"
+
+
+def test_a_name_is_a_shipped_scenario_whatever_lies_beside_or_in_the_cwd(tmp_path, monkeypatch):
+    scenario_file(tmp_path / "cwd", "baseline_2011.toml", "stray")
+    scenario_file(tmp_path / "exps", "baseline_2011.toml", "beside")
+    monkeypatch.chdir(tmp_path / "cwd")
+    exp = load_experiment(grid_experiment(tmp_path / "exps", "baseline_2011"))
+    assert exp.scenario_path == scenario_dir() / "baseline_2011.toml"
+    assert exp.base_scenario().name == "baseline_2011"
+
+
+def test_a_scenario_only_in_the_cwd_is_not_found(tmp_path, monkeypatch):
+    scenario_file(tmp_path / "cwd", "mine.toml", "stray")
+    monkeypatch.chdir(tmp_path / "cwd")
+    path = grid_experiment(tmp_path / "exps", "mine.toml")
+    with pytest.raises(InputError) as caught:
+        load_experiment(path)
+    text = str(caught.value)
+    assert text.startswith(str(path)) and ": scenario: no scenario file 'mine.toml'" in text
+    assert "never in the current folder" in text and "\n" not in text
+
+
+def test_an_absolute_scenario_path_is_used_as_it_is(tmp_path):
+    elsewhere = scenario_file(tmp_path / "elsewhere", "mine.toml", "elsewhere")
+    exp = load_experiment(grid_experiment(tmp_path / "exps", str(elsewhere)))
+    assert exp.scenario_path == elsewhere and exp.base_scenario().name == "elsewhere"
+
+
+def test_a_table_from_no_file_never_looks_in_the_cwd(tmp_path, monkeypatch):
+    scenario_file(tmp_path, "mine.toml", "stray")
+    monkeypatch.chdir(tmp_path)
+    table = {
+        "scenario": "mine.toml",
+        "replicates": 1,
+        "seed": 1,
+        "sampler": {"method": "grid"},
+        "factors": {"offer.national_pooling": [False]},
+    }
+    with pytest.raises(InputError, match="scenario: no scenario file"):
+        experiment_from_table(table, "table")
+    table["scenario"] = "baseline_2011.toml"
+    assert experiment_from_table(table, "table").scenario_path == (
+        scenario_dir() / "baseline_2011.toml"
+    )
+
+
+def test_cli_sweep_uses_the_scenario_beside_the_experiment_despite_a_stray_file(
+    tmp_path, monkeypatch, capsys
+):
+    scenario_file(tmp_path / "exps", "mine.toml", "beside")
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "cwd" / "mine.toml").write_text("[timeline\n")  # a stray, broken file
+    monkeypatch.chdir(tmp_path / "cwd")
+    path = grid_experiment(tmp_path / "exps", "mine.toml")
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 0, (
+        capsys.readouterr().err
+    )
+    assert (out / "manifest.json").is_file()
+
+
+# ------------------------------------------------------------------ the design's size
+NINE = "\n".join(
+    f'"{path}" = {{ min = 0.0, max = 1.0 }}'
+    for path in (
+        "offer.funding_boost_m",
+        "ministerial.pressure_step",
+        "council.peer_weight_m",
+        "council.cash_value",
+        "council.virtual_value",
+        "offer.reinvest_kept_share",
+        "council.savings_kept_share",
+        "council.capacity_min",
+        "evidence.learning_rate",
+    )
+)
+THREE_GRID = "\n".join(
+    f'"{path}" = {{ min = 0.0, max = 0.4, levels = {levels} }}'
+    for path, levels in (
+        ("offer.funding_boost_m", 100),
+        ("council.virtual_value", 100),
+        ("council.savings_rate", 20),
+    )
+)
+SIZES = [
+    # (sampler, factors, replicates, design points, refused field or None)
+    ('method = "lhs"\nsamples = 200000', NINE, 1, 200_000, None),
+    ('method = "lhs"\nsamples = 200001', NINE, 1, 200_001, "sampler.samples"),
+    ('method = "lhs"\nsamples = 10000000', NINE, 1, 10_000_000, "sampler.samples"),
+    ('method = "saltelli"\nsamples = 16384', NINE, 1, 16384 * 11, None),
+    ('method = "saltelli"\nsamples = 32768', NINE, 1, 32768 * 11, "sampler.samples"),
+    ('method = "saltelli"\nsamples = 8192\nsecond_order = true', NINE, 1, 8192 * 20, None),
+    (
+        'method = "saltelli"\nsamples = 16384\nsecond_order = true',
+        NINE,
+        1,
+        16384 * 20,
+        "sampler.samples",
+    ),
+    ('method = "morris"\nsamples = 20000', NINE, 1, 200_000, None),
+    ('method = "morris"\nsamples = 20001', NINE, 1, 200_010, "sampler.samples"),
+    ('method = "grid"', THREE_GRID, 1, 200_000, None),
+    ('method = "grid"', THREE_GRID.replace("levels = 20", "levels = 21"), 1, 210_000, "factors"),
+    ('method = "lhs"\nsamples = 100000', NINE, 20, 100_000, None),
+    ('method = "lhs"\nsamples = 100000', NINE, 21, 100_000, "replicates"),
+]
+
+
+@pytest.mark.parametrize("sampler,factors,replicates,points,field", SIZES)
+def test_the_design_is_bounded_by_arithmetic_before_it_is_built(
+    tmp_path, monkeypatch, sampler, factors, replicates, points, field
+):
+    def never(self):
+        raise AssertionError("the design was built")
+
+    monkeypatch.setattr(Experiment, "raw_design", never)
+    text = BASE.replace("replicates = 2", f"replicates = {replicates}")
+    path = write(tmp_path, text + f"[sampler]\n{sampler}\n[factors]\n{factors}\n")
+    if field is None:
+        exp = load_experiment(path)
+        assert exp.n_points() == points <= MAX_POINTS and exp.n_runs() <= MAX_RUNS
+        return
+    with pytest.raises(InputError) as caught:
+        load_experiment(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {field}: ") and "\n" not in message
+    if field == "replicates":
+        assert f"{points * replicates:,} runs; at most {MAX_RUNS:,}" in message
+    else:
+        assert f"{points:,} design points" in message and f"at most {MAX_POINTS:,}" in message
+
+
+def test_cli_refuses_a_ten_million_point_design_in_one_line_at_once(tmp_path, capsys):
+    path = write(
+        tmp_path, BASE + f'[sampler]\nmethod = "lhs"\nsamples = 10000000\n[factors]\n{NINE}\n'
+    )
+    out = tmp_path / "out"
+    started = time.perf_counter()
+    assert main(["sweep", str(path), "--out", str(out)]) == 2
+    assert time.perf_counter() - started < 5
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{path}: sampler.samples: the lhs design has 10,000,000" in err
+    assert not out.exists()

@@ -11,6 +11,12 @@ three come from SALib. For the last three a factor given as a list of levels (bo
 stances, or numbers) is sampled as a uniform number u in [0, 1] cut into equal bins, so
 ``[false, true]`` is false for u < 0.5 and true otherwise; a whole-number range is sampled
 uniformly over its whole numbers.
+
+The base scenario is a shipped scenario's name, or a file path: a relative path is looked up in
+the experiment file's folder, then among the shipped scenarios, never in the current folder
+(`Experiment.scenario_path` is the file found). The design's size is checked by arithmetic
+before any design is built: at most `MAX_POINTS` design points and `MAX_RUNS` runs (design
+points x replicates).
 """
 
 from __future__ import annotations
@@ -28,7 +34,13 @@ import numpy as np
 
 from cbsim.inputs.errors import InputError, short_repr, suggest
 from cbsim.inputs.factors import Factor, coerce_at, read_factors, whole_number
-from cbsim.inputs.scenario import Scenario, flatten, load_scenario
+from cbsim.inputs.scenario import (
+    Scenario,
+    flatten,
+    load_scenario,
+    resolve_scenario_path,
+    scenario_dir,
+)
 from cbsim.inputs.toml_file import (
     locate,
     looks_like_path,
@@ -46,7 +58,8 @@ SAMPLER_KEYS = {
     "saltelli": ("method", "samples", "second_order"),
     "morris": ("method", "samples", "levels"),
 }
-MAX_RUNS = 10_000_000
+MAX_POINTS = 200_000  # design points: a 9-factor lhs this size takes ~20 s, 430 MB to start
+MAX_RUNS = 2_000_000  # runs: design points x replicates
 MAX_SEED = 2**63 - 1
 
 
@@ -57,7 +70,8 @@ class Experiment:
     name: str
     description: str
     source: str
-    scenario: str
+    scenario: str  # as written in the file
+    scenario_path: Path  # the base scenario's file, found as `resolve_base_scenario` says
     replicates: int
     seed: int
     method: str
@@ -164,7 +178,7 @@ class Experiment:
     def base_scenario(self) -> Scenario:
         """The base scenario with the experiment's fixed overrides applied."""
         try:
-            spec = load_scenario(self.scenario)
+            spec = load_scenario(self.scenario_path)
         except InputError as exc:
             raise InputError(self.source, "scenario", str(exc)) from None
         return spec.with_overrides(self.overrides, source=f"{self.source}: overrides")
@@ -195,14 +209,27 @@ def load_experiment(name_or_path: str | os.PathLike[str] | Experiment) -> Experi
         return name_or_path
     path = resolve_experiment_path(name_or_path)
     read = parse_toml(read_input_bytes(path, "experiment"), shown_name(path))
-    return experiment_from_table(read.table, read.source, name=path.stem, text=read.text)
+    return experiment_from_table(
+        read.table,
+        read.source,
+        name=path.stem,
+        text=read.text,
+        folder=Path(os.path.abspath(path)).parent,
+    )
 
 
 # ------------------------------------------------------------------------ validation
 def experiment_from_table(
-    table: dict, source: str, name: str = "experiment", text: str = ""
+    table: dict,
+    source: str,
+    name: str = "experiment",
+    text: str = "",
+    folder: Path | None = None,
 ) -> Experiment:
-    """Validate a parsed experiment table; raise InputError(source, field, ...) on a problem."""
+    """Validate a parsed experiment table; raise InputError(source, field, ...) on a problem.
+
+    `folder` is the experiment file's folder, where a relative scenario path is looked up
+    first (None for a table that comes from no file: only the shipped scenarios then)."""
     for key in table:
         if key not in TOP_KEYS:
             raise InputError(
@@ -235,7 +262,8 @@ def experiment_from_table(
         name,
         description,
         source,
-        _scenario_ref(scenario, source),
+        scenario,
+        resolve_base_scenario(scenario, folder, source),
         replicates,
         seed,
         method,
@@ -245,23 +273,75 @@ def experiment_from_table(
         options,
         text,
     )
-    if experiment.n_runs() > MAX_RUNS:
-        raise InputError(
-            source,
-            "replicates",
-            f"the design makes {experiment.n_runs():,} runs; at most {MAX_RUNS:,} are allowed",
-        )
+    check_design_size(experiment)
     experiment.base_scenario()  # the scenario exists and the overrides fit it
     return experiment
 
 
-def _scenario_ref(scenario: str, source: str) -> str:
-    """A scenario path relative to the experiment file's folder, if it names a file."""
-    if looks_like_path(scenario) and not Path(scenario).is_absolute():
-        beside = Path(source).parent / scenario
-        if beside.is_file() and not Path(scenario).is_file():
-            return str(beside)
-    return scenario
+def resolve_base_scenario(scenario: str, folder: Path | None, source: str) -> Path:
+    """The base scenario's file. A name (no `.toml`, no folder separator) is a shipped
+    scenario; an absolute path is used as it is; a relative path is looked up in the experiment
+    file's `folder`, then among the shipped scenarios, and never in the current folder (a stray
+    file there must not change a sweep's base scenario)."""
+    if not looks_like_path(scenario):
+        try:
+            return resolve_scenario_path(scenario)
+        except InputError as exc:
+            raise InputError(source, "scenario", str(exc)) from None
+    path = Path(scenario)
+    if path.is_absolute():
+        return path
+    places = ([folder] if folder is not None else []) + [scenario_dir()]
+    for place in places:
+        found = place / path
+        if found.exists() or found.is_symlink():  # reading it says what is wrong with it
+            return Path(os.path.abspath(found))
+    where = " or ".join(str(p) for p in places)
+    raise InputError(
+        source,
+        "scenario",
+        f"no scenario file {short_repr(scenario)} in {where} "
+        "(a relative path is looked up beside the experiment, then among the shipped "
+        "scenarios, never in the current folder)",
+    )
+
+
+def check_design_size(experiment: Experiment) -> None:
+    """Refuse a design over MAX_POINTS design points or MAX_RUNS runs, by arithmetic, before
+    any design is built (grid: the product of the levels; lhs: samples; saltelli:
+    N(D + 2), or N(2D + 2) with second order; morris: trajectories (D + 1))."""
+    points = experiment.n_points()
+    if points > MAX_POINTS:
+        field_ = "factors" if experiment.method == "grid" else "sampler.samples"
+        raise InputError(
+            experiment.source,
+            field_,
+            f"the {experiment.method} design has {points:,} design points "
+            f"({_size_sum(experiment)}); at most {MAX_POINTS:,} are allowed",
+        )
+    runs = experiment.n_runs()
+    if runs > MAX_RUNS:
+        raise InputError(
+            experiment.source,
+            "replicates",
+            f"{points:,} design points x {experiment.replicates:,} replicates = {runs:,} runs; "
+            f"at most {MAX_RUNS:,} are allowed",
+        )
+
+
+def _size_sum(experiment: Experiment) -> str:
+    """How the number of design points is worked out, e.g. `64 samples x (2*9 + 2)`."""
+    k, n = len(experiment.factors), experiment.samples or 0
+    if experiment.method == "grid":
+        levels = [f"{len(f.levels):,}" for f in experiment.factors]
+        shown = " x ".join(levels) if k <= 8 else f"the product of {k} factors' levels"
+        return f"{shown} levels"
+    if experiment.method == "lhs":
+        return "one per sample"
+    if experiment.method == "saltelli":
+        d = f"2*{k} + 2" if experiment.options["second_order"] else f"{k} + 2"
+        return f"{n:,} samples x ({d})"
+    return f"{n:,} trajectories x ({k} + 1)"
 
 
 def _sampler(table: Any, source: str) -> tuple[str, int | None, dict[str, Any]]:
@@ -273,7 +353,7 @@ def _sampler(table: Any, source: str) -> tuple[str, int | None, dict[str, Any]]:
         return method, None, {}
     if "samples" not in table:
         raise InputError(source, "sampler.samples", f"missing (the {method} sampler needs it)")
-    samples = whole_number(table["samples"], source, "sampler.samples", 2, MAX_RUNS)
+    samples = whole_number(table["samples"], source, "sampler.samples", 2, MAX_SEED)
     return method, samples, _sampler_options(table, method, samples, source)
 
 

@@ -41,6 +41,9 @@ class DepartmentInfo:
     risk_aversion: float
     main: bool
     role: str
+    floor_from: str = "2000-01"  # month from which its floor applies
+    floor_until: str = "2099-12"  # month its floor stops applying
+    pilots_asked: bool = False  # the pilots asked for its money (ministers press it first)
     basis: dict[str, str] = field(default_factory=dict)  # parameter field -> its basis
 
 
@@ -49,9 +52,7 @@ def authorities() -> tuple[Authority, ...]:
     """The 152 upper-tier authorities: type, region, first-phase pilot area and their 2011
     attributes (docs/sources.md, "Council attributes")."""
     attributes = {row["name"]: row for row in _csv_rows("authority_attributes.csv")}
-    return tuple(
-        _authority(row, attributes[row["name"]]) for row in _csv_rows("authorities.csv")
-    )
+    return tuple(_authority(row, attributes[row["name"]]) for row in _csv_rows("authorities.csv"))
 
 
 def _csv_rows(name: str) -> list[dict[str, str]]:
