@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -114,22 +116,52 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from cbsim.inputs.fileio import check_output_path
     from cbsim.inputs.scenario import load_scenario, parse_set_option
     from cbsim.model.model import CommunityBudgetModel
     from cbsim.outputs.run_files import RUN_FILES, summary, write_run_outputs
 
+    if args.out is not None:
+        check_output_path(args.out, "--out")  # before any work: a name the disk would refuse
     spec = load_scenario(args.scenario)
     overrides = dict(parse_set_option(s) for s in args.sets)
     spec = spec.with_overrides(overrides, source="--set")
     out = Path(args.out) if args.out else Path("out") / f"{spec.name}-seed{args.seed}"
-    model = CommunityBudgetModel(scenario=spec, rng=args.seed)
-    model.run_to_end()
+    check_output_path(out, "--out")
+
+    def stop(signum: int, frame: object) -> None:  # SIGTERM: stop as Ctrl-C does (exit 130)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        write_run_outputs(model, out, args.seed)
+        model = CommunityBudgetModel(scenario=spec, rng=args.seed)
+        model.run_to_end()
+        try:
+            write_run_outputs(model, out, args.seed)  # cleans up after itself if stopped
+        except OSError as exc:
+            raise CbsimError(f"{out}: cannot write outputs ({exc.strerror or exc})") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return _say(
+        [summary(model, args.seed), f"outputs: {out}/ ({', '.join(RUN_FILES)})"],
+        f"the outputs are in {out}/",
+    )
+
+
+def _say(lines: list[str], done: str) -> int:
+    """Print `lines` on stdout once the work is done; if stdout cannot take them (a full
+    disk, a closed pipe), one line on stderr and exit status 1 (`done` says what was done)."""
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
     except OSError as exc:
-        raise CbsimError(f"{out}: cannot write outputs ({exc.strerror or exc})") from None
-    print(summary(model, args.seed))
-    print(f"outputs: {out}/ ({', '.join(RUN_FILES)})")
+        devnull = os.open(os.devnull, os.O_WRONLY)  # so that nothing is retried at exit
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        reason = exc.strerror or type(exc).__name__
+        print(f"cbsim: error: stdout: cannot write ({reason}); {done}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -166,10 +198,17 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _analyse(args: argparse.Namespace) -> int:
     from cbsim.analysis.report import analyse
+    from cbsim.inputs.fileio import check_output_path
 
-    report = analyse(args.dir)
-    print(f"report: {report}")
-    return 0
+    check_output_path(args.dir, "analyse")  # a name the disk would refuse: one line
+    try:
+        report = analyse(args.dir)
+    except CbsimError:
+        raise
+    except Exception as exc:  # a sweep folder analysis cannot read: one line, no traceback
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise CbsimError(f"analyse: {args.dir}: {type(exc).__name__}: {reason}") from None
+    return _say([f"report: {report}"], f"the report is {report}")
 
 
 def _viz(args: argparse.Namespace) -> int:

@@ -37,17 +37,30 @@ def summary(model: CommunityBudgetModel, seed: int | None) -> str:
     return "\n".join(lines)
 
 
+STAGING_PREFIX = ".run."
+STAGING_SUFFIX = ".tmp"
+
+
 def write_run_outputs(
     model: CommunityBudgetModel, out: str | os.PathLike, seed: int | None
 ) -> Path:
-    """Write the run's files (`RUN_FILES`) into `out`, all or nothing (built in a temporary
-    folder); return `out`. Raises OSError when a file cannot be written (full disk, no
-    permission); the temporary folder is removed."""
+    """Write the run's files (`RUN_FILES`) into `out`; return `out`.
+
+    The files are made in a hidden staging folder inside `out` (never beside it: `out` may
+    be a mount point, such as a Docker volume, where a rename from outside fails), then
+    each replaces its namesake at once. Raises OSError when a file cannot be written (full
+    disk, no permission): the staging folder is removed, an earlier run's files are left as
+    they were, and a folder made for this run is removed again. An interruption
+    (KeyboardInterrupt, SIGTERM turned into one) cleans up the same way.
+    """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.{uuid.uuid4().hex[:12]}.tmp"
-    staging.mkdir()  # not mkdtemp: the folder may become `out`, so it gets the usual mode
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob(f"{STAGING_PREFIX}*{STAGING_SUFFIX}"):
+        shutil.rmtree(old, ignore_errors=True)  # left by a run that was killed
+    staging = out / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}{STAGING_SUFFIX}"
     try:
+        staging.mkdir()
         series = model.timeseries()
         atomic_write_text(staging / "timeseries.csv", series.to_csv(index=False))
         outcomes = {"seed": seed, **model.outcomes()}
@@ -55,11 +68,12 @@ def write_run_outputs(
         atomic_write_json(staging / "actions.json", model.action_log)
         fig = adoption_figure(model, title=f"{model.scenario_name} (seed {seed})")
         atomic_write_bytes(staging / "adoption.png", figure_png(fig))
-        if out.is_dir():  # an earlier run's folder: each file is replaced whole
-            for item in staging.iterdir():
-                os.replace(item, out / item.name)
-        else:  # a new folder appears at once, with every file in it
-            os.rename(staging, out)
-    finally:
+        for name in RUN_FILES:
+            os.replace(staging / name, out / name)
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if made:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
     return out
