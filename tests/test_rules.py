@@ -53,9 +53,18 @@ class Host:
         self.needed = 0.3
         self.levers = {"national_pooling": False, "reinvest_savings": False}
         self.log: list[tuple[str, str]] = []
+        self.opened: list[str] = []
 
     def needed_share(self) -> float:
         return self.needed
+
+    def policy_active(self, key: str) -> bool:
+        if key.startswith("offer."):
+            return self.levers.get(key.removeprefix("offer."), True)
+        return True  # a department's floor applies throughout
+
+    def open_window(self, key: str) -> None:
+        self.opened.append(key)
 
     def lever_on(self, lever: str) -> bool:
         return self.levers[lever]
@@ -140,19 +149,30 @@ def test_a_council_moves_with_chance_one_minus_exp_of_speed_capacity_surplus(
 # ----------------------------------------------------------------- departments
 
 
-def test_utilities_weigh_returns_pressure_evidence_and_the_mandate():
+def test_utilities_weigh_returned_savings_pressure_and_evidence():
     host = Host()
     dept = department(host, return_share=0.4, risk_aversion=0.5)
     dept.pressure = 0.1
     host.evidence = 0.5
     p = host.params
-    benefit = 0.4 * p["council.savings_rate"] + 0.1 + p["department.evidence_weight"] * 0.5
+    returned = 0.4 * p["department.savings_per_pound"] * 0.5  # its share of believed savings
+    benefit = returned + 0.1 + p["department.evidence_weight"] * 0.5
     align = p["department.align_benefit"] * benefit - p["department.align_risk"] * 0.5
     assert dept.utilities() == pytest.approx((0.0, align, benefit - 0.5))
+    dept.return_share = 0.0  # the wrong pocket: nothing comes back
+    assert dept.utilities()[POOL] == pytest.approx(benefit - returned - 0.5)
+
+
+def test_national_pooling_sets_a_main_departments_floor_to_pool():
+    host = Host()
+    dept = department(host, risk_aversion=5.0)  # would never choose to pool
     host.national_pooling_active = True
-    assert dept.utilities()[POOL] == pytest.approx(benefit - 0.5)  # not a main department
+    assert dept.floor_now() == WITHHOLD  # not a main department
     dept.main = True
-    assert dept.utilities()[POOL] == pytest.approx(benefit + p["offer.mandate"] - 0.5)
+    assert dept.floor_now() == POOL
+    for _ in range(2 * host.negotiation_months):
+        dept.step(wanting(WITHHOLD))
+    assert dept.level == POOL
 
 
 def test_a_stance_changes_only_after_negotiation_months_of_wanting_it():
@@ -365,6 +385,7 @@ class MinimalHost(ProgrammeRules):
         self.calls.append("record_month")
         columns = {"month": self.month, "developing": self.count_developing}
         columns["share_developing"] = self.share_developing
+        columns["pbr_signed"] = self.count_pbr_signed
         for d in self.departments:
             columns[f"stance_{d.name}"] = d.stance
         for column, value in columns.items():

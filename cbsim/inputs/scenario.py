@@ -270,7 +270,9 @@ def check_consistency(values: dict[str, Any], source: str) -> None:
     for path, p in declared().items():
         if path.endswith(".stance"):
             floor = path.removesuffix(".stance") + ".floor"
-            if p.choices.index(values[path]) < p.choices.index(values[floor]):
+            floor_applies = values[f"{floor}_from"] <= start < values[f"{floor}_until"]
+            below = p.choices.index(values[path]) < p.choices.index(values[floor])
+            if floor_applies and below:
                 raise InputError(
                     source,
                     path,

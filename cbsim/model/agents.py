@@ -17,6 +17,7 @@ from mesa import Agent
 from mesa.discrete_space import FixedAgent
 from mesa.discrete_space.cell_agent import FixedCell
 
+from cbsim.inputs.reference import Authority
 from cbsim.model.rules import (
     ALIGN,
     COUNCIL_STATES,
@@ -57,10 +58,7 @@ class Council(FixedAgent):
         self,
         model: CommunityBudgetModel,
         index: int,
-        name: str,
-        kind: str,
-        region: str,
-        pilot_area: str,
+        authority: Authority,
         level: int,
         threshold_m: float,
         capacity: float,
@@ -68,10 +66,13 @@ class Council(FixedAgent):
     ) -> None:
         super().__init__(model)
         self.index = index
-        self.name = name
-        self.kind = kind
-        self.region = region
-        self.pilot_area = pilot_area
+        self.authority = authority  # ONS code, population, Total Place, centroid, deprivation
+        self.name = authority.name
+        self.kind = authority.type
+        self.region = authority.region
+        self.pilot_area = authority.pilot_area
+        self.total_place = authority.total_place
+        self.families = float(model.council_families[index])
         self.level = level
         self.threshold_m = threshold_m
         self.capacity = capacity
@@ -94,10 +95,17 @@ class Council(FixedAgent):
         """none, exploring or developing."""
         return COUNCIL_STATES[self.level]
 
+    @property
+    def pbr_signed(self) -> bool:
+        """Whether the council is in the payment-by-results programme (a separate state)."""
+        return bool(self.model.pbr_signed[self.index])
+
     def net_benefit_m(self) -> float:
         """What pooling is worth to this council this month, £m/yr equivalent."""
         model = self.model
-        return model.offer_value_m + model.peer_weight_m * model.peer_share[self.index]
+        return float(
+            model.offer_values_m[self.index] + model.peer_weight_m * model.peer_share[self.index]
+        )
 
     def step(self) -> None:
         """Move one step toward a community budget with a chance that grows with the surplus.
@@ -120,7 +128,7 @@ class Council(FixedAgent):
 class Department(DepartmentRules, Agent):
     """A Whitehall department choosing to withhold, align or pool its funding streams.
 
-    Its rules (`utilities`, `step`) are `cbsim.model.rules.DepartmentRules`.
+    Its rules (`utilities`, `step`) are `cbsim.model.whitehall.DepartmentRules`.
     """
 
     model: CommunityBudgetModel
@@ -135,15 +143,19 @@ class Department(DepartmentRules, Agent):
         return_share: float,
         risk_aversion: float,
         main: bool,
+        pilots_asked: bool = False,
     ) -> None:
         super().__init__(model)
-        self.setup_department(name, poolable_m, stance, floor, return_share, risk_aversion, main)
+        self.setup_department(
+            name, poolable_m, stance, floor, return_share, risk_aversion, main, pilots_asked
+        )
 
 
 class MinisterialGroup(MinisterialRules, Agent):
     """Bichard's officials' group (stocktakes, sweeteners) or Hanham's ministers (pressure).
 
-    Its rules (`step`, `press_laggard`, `sweeten_offer`) are `cbsim.model.rules.MinisterialRules`.
+    Its rules (`step`, `press_laggard`, `sweeten_offer`) are
+    `cbsim.model.whitehall.MinisterialRules`.
     """
 
     model: CommunityBudgetModel

@@ -38,6 +38,7 @@ class DepartmentSpec(TypedDict):
     return_share: float
     risk_aversion: float
     main: bool
+    pilots_asked: bool
 
 
 class ProgrammeHost(Protocol):
@@ -66,6 +67,14 @@ class ProgrammeHost(Protocol):
 
     def needed_share(self) -> float:
         """The share the straight-line trajectory to the target needs by this month."""
+        ...
+
+    def policy_active(self, key: str) -> bool:
+        """Whether a dated policy (`<key>_from`, `<key>_until`) applies this month."""
+        ...
+
+    def open_window(self, key: str) -> None:
+        """Let a dated policy apply from this month on."""
         ...
 
     def lever_on(self, lever: str) -> bool:
@@ -109,8 +118,8 @@ class HostHooks(Protocol):
         ...
 
     def series(self) -> dict[str, list]:
-        """The recorded months: "month", "developing", "share_developing" and
-        "stance_<department>" lists, one entry per recorded month."""
+        """The recorded months: "month", "developing", "share_developing",
+        "pbr_signed" and "stance_<department>" lists, one entry per recorded month."""
         ...
 
 

@@ -40,6 +40,7 @@ class Programme(ProgrammeRules):
             "month": [],
             "developing": [],
             "share_developing": [],
+            "pbr_signed": [],
             **{column: [] for column in self._stance_columns},
         }
         self.build_programme(scenario, copies, overrides)
@@ -80,6 +81,7 @@ class Programme(ProgrammeRules):
         series["month"].append(self.month)
         series["developing"].append(count)
         series["share_developing"].append(count / len(self.levels))
+        series["pbr_signed"].append(self.count_pbr_signed)
         for column, department in zip(self._stance_columns, self.departments, strict=True):
             series[column].append(STANCES[department.level])
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cbsim.inputs.months import format_month
+from cbsim.inputs.months import format_month, parse_month
 from cbsim.model.host import ALIGN, DEVELOPING, EXPLORING, POOL, HostBase
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ class ProgrammeObservables(HostBase):
     start_index: int
     target_index: int
     evidence: float
+    pbr_signed: np.ndarray
     action_log: list[dict[str, str]]
 
     @property
@@ -45,6 +46,11 @@ class ProgrammeObservables(HostBase):
     def count_exploring(self) -> int:
         """Councils exploring a community budget."""
         return int(np.count_nonzero(self.levels == EXPLORING))
+
+    @property
+    def count_pbr_signed(self) -> int:
+        """Councils signed up to the payment-by-results programme (not a community budget)."""
+        return int(np.count_nonzero(self.pbr_signed))
 
     @property
     def share_developing(self) -> float:
@@ -104,6 +110,12 @@ class ProgrammeObservables(HostBase):
             "pooled_m_total": sum(d.pooled_m for d in self.departments),
             "aligned_m_total": sum(d.aligned_m for d in self.departments),
             "ministerial_actions": sum(1 for a in self.action_log if "group" in a["actor"]),
+            "pbr_signed_final": self.count_pbr_signed,
+            "pbr_share_final": self.count_pbr_signed / n,
+            "pbr_share_at_check": self._share_signed_at(series, self.params["pbr.check_month"]),
+            "month_pbr_95": next(
+                (months[i] for i, c in enumerate(series["pbr_signed"]) if c >= 0.95 * n), None
+            ),
         }
         for d in self.departments:
             out[f"pooled_m_{d.name}"] = d.pooled_m
@@ -114,6 +126,13 @@ class ProgrammeObservables(HostBase):
             )
             out[f"stance_{d.name}_final"] = d.stance
         return out
+
+    def _share_signed_at(self, series: dict[str, list], month: str) -> float | None:
+        """Share of councils in the payment-by-results programme at `month` (None outside
+        the run)."""
+        step = parse_month(month) - self.start_index
+        signed = series["pbr_signed"]
+        return signed[step] / len(self.levels) if 0 <= step < len(signed) else None
 
     def _first_cash_month(self, series: dict[str, list]) -> str | None:
         months = series["month"]

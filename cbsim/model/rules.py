@@ -54,8 +54,15 @@ from typing import Any
 import numpy as np
 
 from cbsim.inputs.months import parse_month
-from cbsim.inputs.reference import STANCES, Authority, authorities, department_names
+from cbsim.inputs.reference import Authority, authorities, department_names
 from cbsim.inputs.scenario import Scenario, coerce, load_scenario
+from cbsim.model.councils import (
+    capacities,
+    estimated_families,
+    pbr_income_m,
+    results_payment_per_family_k,
+    setup_costs,
+)
 from cbsim.model.host import (
     ALIGN,
     COUNCIL_STATES,
@@ -65,10 +72,10 @@ from cbsim.model.host import (
     POOL,
     WITHHOLD,
     DepartmentSpec,
-    ProgrammeHost,
 )
 from cbsim.model.network import PeerNetwork, build_peer_network
 from cbsim.model.observables import ProgrammeObservables
+from cbsim.model.whitehall import DepartmentRules, MinisterialRules
 
 __all__ = [
     "ALIGN",
@@ -87,7 +94,13 @@ __all__ = [
     "starting_levels",
 ]
 
-LEVERS = ("champions_network", "reinvest_savings", "national_pooling")
+LEVERS = ("champions_network", "reinvest_savings", "national_pooling", "payment_by_results")
+
+
+def policy_windows() -> tuple[str, ...]:
+    """The dated policies: each has `<key>_from` and `<key>_until` month parameters."""
+    floors = tuple(f"departments.{name}.floor" for name in department_names())
+    return (*(f"offer.{lever}" for lever in LEVERS), "offer.funding_boost", *floors)
 
 
 def council_moves(level, net_benefit_m, threshold_m, capacity, speed, draw):
@@ -101,145 +114,6 @@ def council_moves(level, net_benefit_m, threshold_m, capacity, speed, draw):
     surplus = net_benefit_m - threshold_m
     chance = 1.0 - np.exp(-speed * capacity * np.maximum(surplus, 0.0))
     return (level != DEVELOPING) & (surplus > 0) & (draw < chance)
-
-
-class DepartmentRules:
-    """A Whitehall department choosing to withhold, align or pool its funding streams.
-
-    The host class provides `model`, the programme (`cbsim.model.host.ProgrammeHost`).
-    """
-
-    model: ProgrammeHost
-
-    def setup_department(
-        self,
-        name: str,
-        poolable_m: float,
-        stance: str,
-        floor: str,
-        return_share: float,
-        risk_aversion: float,
-        main: bool,
-    ) -> None:
-        """Set the department's traits and starting stance."""
-        self.name = name
-        self.poolable_m = poolable_m
-        self.level = STANCES.index(stance)
-        self.floor = STANCES.index(floor)
-        self.return_share = return_share
-        self.risk_aversion = risk_aversion
-        self.main = main
-        self.pressure = 0.0
-        self.wanted = self.level
-        self.months_wanting = 0
-        self.pooled_m = 0.0  # cumulative £m pooled over the run
-        self.aligned_m = 0.0  # cumulative £m aligned over the run
-
-    @property
-    def stance(self) -> str:
-        """withhold, align or pool."""
-        return STANCES[self.level]
-
-    def utilities(self) -> tuple[float, float, float]:
-        """Payoff of withholding, aligning and pooling this month (Roman's wrong pocket)."""
-        m = self.model
-        p = m.params
-        benefit = (
-            self.return_share * p["council.savings_rate"]
-            + self.pressure
-            + p["department.evidence_weight"] * m.evidence
-        )
-        if self.main and m.national_pooling_active:
-            benefit += p["offer.mandate"]
-        pool = benefit - self.risk_aversion
-        align = (
-            p["department.align_benefit"] * benefit
-            - p["department.align_risk"] * self.risk_aversion
-        )
-        return 0.0, align, pool
-
-    def step(self, gumbel: list[float] | None = None) -> None:
-        """Judge the best stance (with noise); take one step toward it after negotiating.
-
-        `gumbel` is the month's three standard Gumbel draws (`ProgrammeRules.step` draws
-        every department's at once), drawn here when not given: the same numbers.
-        """
-        if gumbel is None:
-            gumbel = self.model.rng.gumbel(0.0, 1.0, size=3).tolist()
-        noise = self.model.dept_noise
-        scores = [u + e * noise for u, e in zip(self.utilities(), gumbel, strict=True)]
-        best = self.floor
-        for level in range(self.floor + 1, 3):  # the first best stance at or above the floor
-            if scores[level] > scores[best]:
-                best = level
-        if best == self.level:
-            self.months_wanting = 0
-        else:
-            self.months_wanting = self.months_wanting + 1 if best == self.wanted else 1
-            if self.months_wanting >= self.model.negotiation_months:
-                self.level += 1 if best > self.level else -1
-                self.months_wanting = 0
-                self.model.log_action(self.name, f"stance now {self.stance}")
-        self.wanted = best
-        self.pooled_m += self.poolable_m / 12 if self.level == POOL else 0.0
-        self.aligned_m += self.poolable_m / 12 if self.level == ALIGN else 0.0
-
-
-class MinisterialRules:
-    """Bichard's officials' group (stocktakes, sweeteners) or Hanham's ministers (pressure).
-
-    The host class provides `model`, the programme (`cbsim.model.host.ProgrammeHost`).
-    """
-
-    model: ProgrammeHost
-
-    def setup_group(self, name: str, role: str, active_from: int) -> None:
-        """Set the group's name, role and first active month."""
-        self.name = name
-        self.role = role  # "officials" sweeten the offer; "ministers" press departments
-        self.active_from = active_from
-
-    def step(self) -> None:
-        """At a stocktake, compare progress with the trajectory; act when behind."""
-        m = self.model
-        if not (m.stocktake_due and m.month_index >= self.active_from):
-            return
-        needed = m.needed_share()
-        behind = m.share_developing + m.params["ministerial.tolerance"] < needed
-        if self.role == "officials":
-            m.log_action(
-                self.name, f"stocktake: {m.share_developing:.0%} developing, {needed:.0%} needed"
-            )
-            if behind:
-                self.sweeten_offer()
-        elif behind:
-            self.press_laggard()
-
-    def press_laggard(self) -> None:
-        """Raise pressure on the least engaged department (lowest stance, least willing)."""
-        m = self.model
-        cap = m.params["ministerial.max_pressure"]
-        candidates = [d for d in m.departments if d.level < POOL and d.pressure < cap]
-        if not candidates:
-            return
-        target = min(candidates, key=lambda d: (d.level, d.utilities()[POOL], d.name))
-        target.pressure = min(cap, target.pressure + m.params["ministerial.pressure_step"])
-        m.log_action(self.name, f"pressure on {target.name} raised to {target.pressure:.2f}")
-
-    def sweeten_offer(self) -> None:
-        """Pull the next lever allowed by the scenario that is not pulled yet."""
-        m = self.model
-        for lever in m.params["ministerial.sweeteners"]:
-            if lever == "funding_boost":
-                m.funding_boost_m += m.params["ministerial.boost_step_m"]
-                m.log_action(
-                    self.name, f"funding boost raised to £{m.funding_boost_m:.1f}m per council"
-                )
-                return
-            if not m.lever_on(lever):
-                m.pull_lever(lever)
-                m.log_action(self.name, f"offer sweetened: {lever.replace('_', ' ')}")
-                return
 
 
 class ProgrammeRules(ProgrammeObservables):
@@ -286,10 +160,8 @@ class ProgrammeRules(ProgrammeObservables):
         self.evidence = p["evidence.initial"]
         self.funding_boost_m = p["offer.funding_boost_m"]
         self.levers = {lever: p[f"offer.{lever}"] for lever in LEVERS}
-        self.national_pooling_from = parse_month(p["offer.national_pooling_from"])
-        self.pbr_from = parse_month(p["offer.payment_by_results_from"])
+        self.windows = {key: self._read_window(key) for key in policy_windows()}
         self.stocktake_due = False
-        self.offer_value_m = 0.0
 
     def draw_councils(self) -> np.ndarray:
         """Draw the peer network and the councils' traits; return their starting levels."""
@@ -305,10 +177,17 @@ class ProgrammeRules(ProgrammeObservables):
             p["network.leader_weight"],
         )
         z = self.rng.standard_normal(n)
-        self.council_thresholds_m = p["council.threshold_median_m"] * np.exp(
-            p["council.threshold_spread"] * z
+        self.council_families = estimated_families(source, p["council.families_total"])
+        self.council_sizes = self.council_families / self.council_families.mean()
+        self.council_thresholds_m = (
+            p["council.threshold_median_m"]
+            * np.exp(p["council.threshold_spread"] * z)
+            * self.council_sizes ** p["council.threshold_size_elasticity"]
         )
-        self.council_capacities = self.rng.uniform(p["council.capacity_min"], 1.0, n)
+        self.council_capacities = capacities(source, self.rng.uniform(0.0, 1.0, n), p)
+        self.council_setup_costs_m = setup_costs(source, p)
+        self.pbr_incomes_m = pbr_income_m(self.council_families, p)
+        self.pbr_signed = np.zeros(n, dtype=bool)
         return starting_levels(self.copies, tuple(p["councils.developing_at_start"]))
 
     def department_specs(self) -> list[DepartmentSpec]:
@@ -326,6 +205,7 @@ class ProgrammeRules(ProgrammeObservables):
                     return_share=p[f"{base}.return_share"],
                     risk_aversion=p[f"{base}.risk_aversion"],
                     main=p[f"{base}.main"],
+                    pilots_asked=p[f"{base}.pilots_asked"],
                 )
             )
         return specs
@@ -355,6 +235,7 @@ class ProgrammeRules(ProgrammeObservables):
             department.step(gumbel[3 * k : 3 * k + 3])
         self.update_offer()
         self.apply_council_moves(self.council_moves_now())
+        self.sign_up_for_payment_by_results()
         self.update_peer_share()
         self.record_month()
 
@@ -375,7 +256,7 @@ class ProgrammeRules(ProgrammeObservables):
         Every council reads last month's peers (synchronous update).
         """
         draws = self.rng.random(len(self.levels))
-        net_benefit_m = self.offer_value_m + self.peer_weight_m * self.peer_share
+        net_benefit_m = self.offer_values_m + self.peer_weight_m * self.peer_share
         return council_moves(
             self.levels,
             net_benefit_m,
@@ -385,10 +266,28 @@ class ProgrammeRules(ProgrammeObservables):
             draws,
         )
 
+    def sign_up_for_payment_by_results(self) -> None:
+        """While the payment-by-results offer is open, councils not yet in sign up.
+
+        One uniform draw per council every month (offer open or not: common random numbers).
+        A council signs with chance ``1 - exp(-speed * capacity * surplus)``, the surplus
+        being the expected payment per family worked with over the council's own extra cost
+        per family (£k); signing up is a separate state from developing a community budget.
+        """
+        draws = self.rng.random(len(self.levels))
+        if not self.policy_active("offer.payment_by_results"):
+            return
+        p = self.params
+        surplus = results_payment_per_family_k(p) - p["pbr.council_cost_k"]
+        if surplus <= 0:
+            return
+        chance = 1.0 - np.exp(-p["pbr.signup_speed"] * self.council_capacities * surplus)
+        self.pbr_signed |= draws < chance
+
     def update_peer_share(self) -> None:
         """Each council's weighted share of its peers developing a community budget."""
         self.peer_share = self.network.peer_share(
-            self.levels == DEVELOPING, self.levers["champions_network"]
+            self.levels == DEVELOPING, self.policy_active("offer.champions_network")
         )
 
     def _update_evidence(self) -> None:
@@ -402,7 +301,14 @@ class ProgrammeRules(ProgrammeObservables):
         self.evidence += self.params["evidence.learning_rate"] * (attainable - self.evidence)
 
     def _update_offer_value(self) -> None:
-        """The part of a council's net benefit that is the same for every council (£m/yr)."""
+        """Each council's net benefit of a community budget before peers (£m/yr).
+
+        Departmental money (pooled cash counts fully, aligned money at its virtual value) and
+        the savings the council keeps are shared out by need (`council_sizes`); a council in
+        the payment-by-results programme adds the share of its expected results income that
+        a pooled budget would help it earn (`pbr.cb_spillover`); the funding boost and the
+        pilots' evidence are the same for all; its set-up cost is its own.
+        """
         p = self.params
         n = len(self.levels)
         pooled = sum(d.poolable_m for d in self.departments if d.level == POOL) / n
@@ -410,35 +316,57 @@ class ProgrammeRules(ProgrammeObservables):
         money = p["council.cash_value"] * pooled + p["council.virtual_value"] * aligned
         kept = (
             p["offer.reinvest_kept_share"]
-            if self.levers["reinvest_savings"]
+            if self.policy_active("offer.reinvest_savings")
             else p["council.savings_kept_share"]
         )
         savings = kept * p["council.savings_rate"] * (p["council.own_spend_m"] + money)
-        pbr = p["offer.payment_by_results_m"] if self.month_index >= self.pbr_from else 0.0
-        self.offer_value_m = (
-            money
-            + savings
-            + p["council.pbr_value"] * pbr
-            + self.funding_boost_m
-            + p["council.evidence_weight_m"] * self.evidence
-            - p["council.setup_cost_m"]
+        boost = self.funding_boost_m if self.policy_active("offer.funding_boost") else 0.0
+        spillover = p["pbr.cb_spillover"] * self.pbr_incomes_m * self.pbr_signed
+        self.offer_values_m = (
+            self.council_sizes * (money + savings)
+            + spillover
+            + (boost + p["council.evidence_weight_m"] * self.evidence)
+            - self.council_setup_costs_m
         )
+
+    @property
+    def offer_value_m(self) -> float:
+        """The average council's net benefit before peers (£m/yr), for display."""
+        return float(self.offer_values_m.mean())
 
     # ------------------------------------------------------------- levers and log
     @property
     def national_pooling_active(self) -> bool:
-        """True when national pooling is on and its start month has come."""
-        return self.levers["national_pooling"] and self.month_index >= self.national_pooling_from
+        """True when national pooling is on and this month is within its dates."""
+        return self.policy_active("offer.national_pooling")
+
+    def policy_active(self, key: str) -> bool:
+        """Whether a dated policy applies this month: its switch is on (for the offer's
+        on/off levers) and the month is within its `_from`/`_until` dates."""
+        lever = key.removeprefix("offer.")
+        if lever in self.levers and not self.levers[lever]:
+            return False
+        start, stop = self.windows[key]
+        return start <= self.month_index < stop
+
+    def open_window(self, key: str) -> None:
+        """Let a dated policy apply from this month on (if its dates start later)."""
+        start, stop = self.windows[key]
+        self.windows[key] = (min(start, self.month_index), max(stop, self.month_index + 1))
 
     def lever_on(self, lever: str) -> bool:
-        """Whether an on/off lever of the offer is pulled."""
-        return self.levers[lever]
+        """Whether an on/off lever of the offer is pulled (and applies this month)."""
+        return self.policy_active(f"offer.{lever}")
 
     def pull_lever(self, lever: str) -> None:
         """Switch a lever of the offer on from this month."""
         self.levers[lever] = True
-        if lever == "national_pooling":
-            self.national_pooling_from = min(self.national_pooling_from, self.month_index)
+        self.open_window(f"offer.{lever}")
+
+    def _read_window(self, key: str) -> tuple[int, int]:
+        """A dated policy's first month and the month it stops (month indices)."""
+        p = self.params
+        return parse_month(p[f"{key}_from"]), parse_month(p[f"{key}_until"])
 
     def log_action(self, actor: str, action: str) -> None:
         """Record an action of a ministerial group or department for the log."""
@@ -449,6 +377,9 @@ class ProgrammeRules(ProgrammeObservables):
         self.params[path] = coerce(path, value, "set_parameter")
         if path.startswith("offer.") and path.removeprefix("offer.") in self.levers:
             self.levers[path.removeprefix("offer.")] = bool(value)
+        window = path.removesuffix("_from").removesuffix("_until")
+        if window in self.windows:
+            self.windows[window] = self._read_window(window)
         self._cache_params()
         if path == "offer.funding_boost_m":
             self.funding_boost_m = self.params[path]
