@@ -15,6 +15,7 @@ from cbsim.inputs.months import format_month, parse_month
 from cbsim.model.host import ALIGN, DEVELOPING, EXPLORING, POOL, HostBase
 
 if TYPE_CHECKING:
+    from cbsim.model.costs import CostLedger
     from cbsim.model.rules import DepartmentRules
 
 
@@ -31,6 +32,7 @@ class ProgrammeObservables(HostBase):
     evidence: float
     pbr_signed: np.ndarray
     action_log: list[dict[str, str]]
+    costs: CostLedger
 
     @property
     def month(self) -> str:
@@ -85,7 +87,8 @@ class ProgrammeObservables(HostBase):
         return sum(d.poolable_m for d in self.departments if d.level == ALIGN)
 
     def outcomes(self) -> dict[str, Any]:
-        """Flat dict of scalar outcomes of the run so far (see docs/ODD.md)."""
+        """Flat dict of scalar outcomes of the run so far (see docs/ODD.md; the costs to
+        the centre, `central_cost_m` and its parts, are defined in docs/costs.md)."""
         series = self.series()
         months = series["month"]
         counts = series["developing"]
@@ -107,7 +110,7 @@ class ProgrammeObservables(HostBase):
             "final_exploring": self.count_exploring,
             "evidence_final": self.evidence,
             "first_cash_month": self._first_cash_month(series),
-            "pooled_m_total": sum(d.pooled_m for d in self.departments),
+            "pooled_m_total": sum(d.pooled_m for d in self.departments),  # a transfer
             "aligned_m_total": sum(d.aligned_m for d in self.departments),
             "ministerial_actions": sum(1 for a in self.action_log if "group" in a["actor"]),
             "pbr_signed_final": self.count_pbr_signed,
@@ -116,6 +119,7 @@ class ProgrammeObservables(HostBase):
             "month_pbr_95": next(
                 (months[i] for i, c in enumerate(series["pbr_signed"]) if c >= 0.95 * n), None
             ),
+            **self.costs.outcomes(target_recorded=0 <= target_step < len(counts)),
         }
         for d in self.departments:
             out[f"pooled_m_{d.name}"] = d.pooled_m

@@ -22,8 +22,9 @@ generator exists):
    creates its councils at their starting levels (`place_councils`).
 3. The host creates the departments (`add_department`, in `department_specs` order), then the
    ministerial groups (`add_group`, in `group_specs` order).
-4. `start_programme`: totals, peers and the offer as they stand; the host records the
-   starting month (`record_month`).
+4. `start_programme`: totals, peers and the offer as they stand; the starting month's costs
+   to the centre are paid (`costs`, cbsim.model.costs); the host records the starting month
+   (`record_month`).
 
 The month (`ProgrammeRules.step`, each host's ``step``):
 
@@ -38,8 +39,11 @@ The month (`ProgrammeRules.step`, each host's ``step``):
 5. The councils decide (`council_moves_now`: one uniform draw per council, in order; every
    council reads last month's peers, so the update is synchronous); the host applies the
    moves (`apply_council_moves`).
-6. `update_peer_share`: each council's weighted share of its peers developing.
-7. The host records the month (`record_month`).
+6. While the payment-by-results offer is open, councils sign up
+   (`sign_up_for_payment_by_results`: one uniform draw per council).
+7. The month's costs to the centre are paid (`costs.accrue`, cbsim.model.costs).
+8. `update_peer_share`: each council's weighted share of its peers developing.
+9. The host records the month (`record_month`).
 
 No Mesa, pandas or scipy here: importing this module stays cheap for sweep workers.
 """
@@ -56,6 +60,7 @@ import numpy as np
 from cbsim.inputs.months import parse_month
 from cbsim.inputs.reference import Authority, authorities, department_names
 from cbsim.inputs.scenario import Scenario, coerce, load_scenario
+from cbsim.model.costs import CostLedger
 from cbsim.model.councils import (
     capacities,
     estimated_families,
@@ -142,6 +147,7 @@ class ProgrammeRules(ProgrammeObservables):
         self.departments = [self.add_department(spec) for spec in self.department_specs()]
         self.ministerial_groups = [self.add_group(*group) for group in self.group_specs()]
         self.start_programme()
+        self.costs.accrue(self)
         self.record_month()
 
     def setup_programme(self, spec: Scenario, copies: int = 1) -> None:
@@ -156,6 +162,7 @@ class ProgrammeRules(ProgrammeObservables):
         self.target_index = parse_month(p["timeline.target_date"])
         self.month_index = self.start_index
         self.action_log: list[dict[str, str]] = []
+        self.costs = CostLedger()  # what the incentives cost the centre (cbsim.model.costs)
         self._cache_params()
         self.evidence = p["evidence.initial"]
         self.funding_boost_m = p["offer.funding_boost_m"]
@@ -236,6 +243,7 @@ class ProgrammeRules(ProgrammeObservables):
         self.update_offer()
         self.apply_council_moves(self.council_moves_now())
         self.sign_up_for_payment_by_results()
+        self.costs.accrue(self)
         self.update_peer_share()
         self.record_month()
 
@@ -319,7 +327,8 @@ class ProgrammeRules(ProgrammeObservables):
             if self.policy_active("offer.reinvest_savings")
             else p["council.savings_kept_share"]
         )
-        savings = kept * p["council.savings_rate"] * (p["council.own_spend_m"] + money)
+        self.pooled_spend_m = p["council.own_spend_m"] + money  # per average council
+        savings = kept * p["council.savings_rate"] * self.pooled_spend_m
         boost = self.funding_boost_m if self.policy_active("offer.funding_boost") else 0.0
         spillover = p["pbr.cb_spillover"] * self.pbr_incomes_m * self.pbr_signed
         self.offer_values_m = (

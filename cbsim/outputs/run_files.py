@@ -34,7 +34,21 @@ def summary(model: CommunityBudgetModel, seed: int | None) -> str:
             f"{o[f'aligned_m_{d.name}']:8.1f} / {o[f'stance_{d.name}_at_target']}"
         )
     lines.append(f"  {'total':<11} {o['pooled_m_total']:8.1f} / {o['aligned_m_total']:8.1f}")
+    lines += cost_lines(o)
     return "\n".join(lines)
+
+
+def cost_lines(o: dict) -> list[str]:
+    """What the incentives cost the centre in a run's outcomes `o` (docs/costs.md)."""
+    to_target = o["central_cost_m_at_target"]
+    shown = "-" if to_target is None else f"{to_target:.1f}"
+    return [
+        f"cost to the centre (£m): {o['central_cost_m']:.1f} over the run, {shown} to "
+        f"{o['target_date']} (docs/costs.md)",
+        f"  funding boost {o['cost_boost_m']:.1f}, payment by results {o['cost_pbr_m']:.1f}, "
+        f"champions network {o['cost_champions_m']:.1f}, savings forgone by the freedom to "
+        f"reinvest {o['cost_reinvest_m']:.1f}; money pooled is a transfer, not a cost",
+    ]
 
 
 STAGING_PREFIX = ".run."
