@@ -1,0 +1,2 @@
+"""Calibration against history: ABC-SMC with pyabc, and the posterior that projections draw
+their parameters from (`--posterior DIR`)."""
