@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", metavar="SCENARIO", help="scenario name or path to a TOML file")
     run.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
     run.add_argument(
+        "--posterior",
+        metavar="DIR",
+        help="take the calibrated parameters from a particle of the posterior in DIR (cbsim "
+        "calibrate), picked by weight from the seed; --set goes on top",
+    )
+    run.add_argument(
         "--set",
         dest="sets",
         action="append",
@@ -112,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     params = sub.add_parser("params", help="list every tunable parameter")
     params.add_argument("scenario", metavar="SCENARIO", nargs="?", default=None)
     params.set_defaults(handler=_params)
+    _add_calibrate_command(sub)
     return parser
 
 
@@ -123,7 +130,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         check_output_path(args.out, "--out")  # before any work: a name the disk would refuse
-    spec = load_scenario(args.scenario)
+    spec = _with_posterior(load_scenario(args.scenario), args)
     overrides = dict(parse_set_option(s) for s in args.sets)
     spec = spec.with_overrides(overrides, source="--set")
     out = Path(args.out) if args.out else Path("out") / f"{spec.name}-seed{args.seed}"
@@ -138,6 +145,7 @@ def _run(args: argparse.Namespace) -> int:
         model.run_to_end()
         try:
             write_run_outputs(model, out, args.seed)  # cleans up after itself if stopped
+            _record_posterior(out, args)
         except OSError as exc:
             raise CbsimError(f"{out}: cannot write outputs ({exc.strerror or exc})") from None
     finally:
@@ -268,6 +276,117 @@ def _show(value) -> str:
     if isinstance(value, list):
         return f"[{len(value)} items]" if len(value) > 3 else "[" + ", ".join(value) + "]"
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+# ------------------------------------------------------------------------ calibrate
+def _add_calibrate_command(sub) -> None:
+    """`cbsim calibrate`: ABC-SMC against history (cbsim/calibrate, docs/calibration.md)."""
+    calibrate = sub.add_parser(
+        "calibrate", help="fit the calibrated parameters to history (ABC-SMC, pyabc)"
+    )
+    calibrate.add_argument(
+        "calibration", metavar="CALIBRATION", help="calibration name or TOML path"
+    )
+    calibrate.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder: new or empty, or the one to --resume (default posteriors/CALIBRATION)",
+    )
+    calibrate.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local processes, 1 to 64 (default: every core; 1 makes the whole calibration "
+        "reproducible from its seed); with --scheduler local, the cluster's workers",
+    )
+    calibrate.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler address tcp://HOST:PORT, or 'local' for a LocalCluster",
+    )
+    calibrate.add_argument(
+        "--resume", action="store_true", help="continue the calibration recorded in --out"
+    )
+    calibrate.set_defaults(handler=_calibrate)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from cbsim.calibrate.run import CalibrationInterrupted, Progress, run_calibration
+
+    name = Path(args.calibration).stem
+    parent = os.getpid()
+
+    def stop(signum: int, frame: object) -> None:  # Ctrl-C, SIGTERM: the calibration stops
+        if os.getpid() != parent:  # a forked worker of pyabc's: leave quietly
+            os._exit(130)
+        raise KeyboardInterrupt
+
+    def show(progress: Progress) -> None:
+        print(f"{name}: {progress.text()}", file=sys.stderr, flush=True)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = run_calibration(
+            args.calibration,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            progress=show,
+        )
+    except CalibrationInterrupted as stopped:
+        print(
+            f"cbsim: interrupted with {stopped.generations} generation(s) on record; continue "
+            f"with: cbsim calibrate {args.calibration} --out {stopped.out} --resume",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if summary.already_done:
+        return _say(
+            [
+                f"{summary.name}: already done ({summary.generations} generations; "
+                f"{summary.stop_reason}); outputs in {summary.out}/"
+            ],
+            f"the outputs are in {summary.out}/",
+        )
+    lines = [
+        f"{summary.name}: {summary.ran} generation(s) in {summary.seconds:.0f} s on "
+        f"{summary.engine} ({summary.simulations:,} model runs, "
+        f"{summary.simulations_per_second:,.0f} a second); stopped: {summary.stop_reason}",
+        *(
+            f"validation: {target}: {'consistent' if ok else 'NOT consistent'} with history"
+            for target, ok in summary.validation
+        ),
+        f"outputs: {summary.out}/ (posterior.parquet, report.md, figures, history.db, "
+        "manifest.json)",
+        f"next: cbsim run baseline_2011 --posterior {summary.out}",
+    ]
+    return _say(lines, f"the outputs are in {summary.out}/")
+
+
+def _with_posterior(spec, args: argparse.Namespace):
+    """`spec` with the parameters of the posterior particle `--seed` picks (if --posterior)."""
+    if args.posterior is None:
+        return spec
+    from cbsim.calibrate.posterior import load_posterior
+
+    draw = load_posterior(args.posterior).draw(args.seed)
+    return spec.with_overrides(draw, source=f"--posterior {args.posterior}")
+
+
+def _record_posterior(out: Path, args: argparse.Namespace) -> None:
+    """posterior.json beside the run's outputs: which posterior and particle it used."""
+    from cbsim.calibrate.posterior import load_posterior, write_draw_record
+    from cbsim.inputs.scenario import parse_set_option
+
+    if args.posterior is None:
+        return write_draw_record(out, None)
+    overridden = [parse_set_option(s)[0] for s in args.sets]
+    write_draw_record(out, load_posterior(args.posterior).record(args.seed, overridden))
 
 
 if __name__ == "__main__":
