@@ -1,4 +1,4 @@
-"""The `cbsim` command line: run, sweep, analyse, viz, scenarios, params."""
+"""The `cbsim` command line: run, sweep, analyse, compare, search, viz, scenarios, params."""
 
 from __future__ import annotations
 
@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
         help="override a parameter, e.g. --set offer.national_pooling=true",
     )
     run.add_argument("--out", metavar="DIR", help="output folder (default out/SCENARIO-seedN)")
+    run.add_argument(
+        "--against",
+        metavar="SCENARIO",
+        help="also run this scenario on the same seed and print the cost per extra authority "
+        "(one seed; `cbsim compare` gives an interval)",
+    )
     run.set_defaults(handler=_run)
 
     sweep = sub.add_parser("sweep", help="run an experiment (many scenarios x seeds)")
@@ -95,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     analyse = sub.add_parser("analyse", help="report on a finished sweep")
     analyse.add_argument("dir", metavar="DIR", help="the sweep's output folder")
     analyse.set_defaults(handler=_analyse)
+
+    _add_policy_commands(sub)
 
     viz = sub.add_parser("viz", help="serve the workshop view in the browser")
     viz.add_argument("scenario", metavar="SCENARIO", nargs="?", default="baseline_2011")
@@ -133,6 +141,7 @@ def _run(args: argparse.Namespace) -> int:
     spec = _with_posterior(load_scenario(args.scenario), args)
     overrides = dict(parse_set_option(s) for s in args.sets)
     spec = spec.with_overrides(overrides, source="--set")
+    against = load_scenario(args.against) if args.against else None
     out = Path(args.out) if args.out else Path("out") / f"{spec.name}-seed{args.seed}"
     check_output_path(out, "--out")
 
@@ -150,9 +159,25 @@ def _run(args: argparse.Namespace) -> int:
             raise CbsimError(f"{out}: cannot write outputs ({exc.strerror or exc})") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return _say(
-        [summary(model, args.seed), f"outputs: {out}/ ({', '.join(RUN_FILES)})"],
-        f"the outputs are in {out}/",
+    lines = [summary(model, args.seed)]
+    if against is not None:
+        lines.append(_against_line(model.outcomes(), against, args.seed))
+    lines.append(f"outputs: {out}/ ({', '.join(RUN_FILES)})")
+    return _say(lines, f"the outputs are in {out}/")
+
+
+def _against_line(outcomes: dict, against, seed: int) -> str:
+    """The run against `against` on the same seed: extra authorities and their cost."""
+    from cbsim.model.simulate import simulate
+    from cbsim.policy.compare import cost_per_extra_authority
+
+    other = simulate(against, seed=seed)
+    extra, cost, ratio = cost_per_extra_authority(outcomes, other)
+    per = f"£{ratio:.2f}m per extra authority" if ratio is not None else "no extra authority"
+    return (
+        f"against {against.name} (seed {seed}): {extra:+d} authorities at "
+        f"{outcomes['target_date']}, {cost:+.1f} £m to the target date: {per} "
+        f"(one seed; cbsim compare gives an interval)"
     )
 
 
@@ -171,6 +196,126 @@ def _say(lines: list[str], done: str) -> int:
         print(f"cbsim: error: stdout: cannot write ({reason}); {done}", file=sys.stderr)
         return 1
     return 0
+
+
+def _count(low: int, high: int):
+    """An argparse type: a whole number from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        shown = repr(text) if len(text) <= 20 else repr(text[:17] + "...")
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {low:,} to {high:,}, got {shown}"
+            )
+        return value
+
+    return parse
+
+
+def _add_policy_commands(sub) -> None:
+    """`cbsim compare` and `cbsim search` (docs/policy.md)."""
+    compare = sub.add_parser(
+        "compare",
+        help="compare two scenarios on common seeds: paired differences, cost per extra authority",
+    )
+    compare.add_argument("a", metavar="A", help="reference scenario: name or path")
+    compare.add_argument("b", metavar="B", help="compared scenario: name or path (--set applies)")
+    compare.add_argument(
+        "--runs", type=_count(2, 1_000_000), default=200, help="seeds (default 200)"
+    )
+    compare.add_argument("--seed", type=_seed, default=0, help="master seed (default 0)")
+    compare.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a parameter of B, e.g. --set offer.funding_boost_m=1",
+    )
+    compare.add_argument("--posterior", metavar="DIR", help="draw each seed's parameters")
+    compare.add_argument("--out", metavar="DIR", help="write the per-seed table and summary")
+    compare.set_defaults(handler=_compare)
+
+    search = sub.add_parser(
+        "search", help="find the cheapest package of incentives reaching a required P"
+    )
+    search.add_argument("search", metavar="SEARCH", help="search name (searches/) or TOML path")
+    search.add_argument("--out", metavar="DIR", help="output folder (default out/search-NAME)")
+    search.add_argument("--posterior", metavar="DIR", help="draw each seed's parameters")
+    search.add_argument(
+        "--workers",
+        type=_count(1, 64),
+        default=1,
+        metavar="N",
+        help="processes sharing each package's seeds (default 1; the answer is the same)",
+    )
+    search.add_argument(
+        "--scheduler", metavar="ADDRESS", help="not supported yet by search (refused)"
+    )
+    search.set_defaults(handler=_search)
+
+
+def _posterior_draw(folder: str | None):
+    """The posterior's draw function (`Posterior.load(DIR).draw`), or None without one."""
+    if folder is None:
+        return None
+    try:
+        from cbsim.calibrate.posterior import Posterior
+    except ImportError:
+        raise CbsimError("--posterior: not available yet (no cbsim.calibrate.posterior)") from None
+    return Posterior.load(folder).draw
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from cbsim.inputs.scenario import load_scenario, parse_set_option
+    from cbsim.policy.compare import compare
+    from cbsim.policy.outputs import check_out_folder, comparison_lines, write_comparison
+
+    if args.out is not None:
+        check_out_folder(args.out)
+    spec_a = load_scenario(args.a)
+    sets = dict(parse_set_option(s) for s in args.sets)
+    spec_b = load_scenario(args.b).with_overrides(sets, source="--set")
+    draw = _posterior_draw(args.posterior)
+    shown = ", ".join(f"{k}={v}" for k, v in sets.items())
+    result = compare(
+        spec_a,
+        spec_b,
+        runs=args.runs,
+        seed=args.seed,
+        fixed_b=sets,
+        draw=draw,
+        posterior=args.posterior,
+        name_b=spec_b.name + (f" with {shown}" if sets else ""),
+    )
+    lines = comparison_lines(result)
+    if args.out is not None:
+        written = write_comparison(result, args.out)
+        lines.append(f"outputs: {', '.join(str(p) for p in written)}")
+    return _say(lines, "the comparison is done")
+
+
+def _search(args: argparse.Namespace) -> int:
+    from cbsim.inputs.search import load_search
+    from cbsim.policy.outputs import check_out_folder, search_lines, write_search
+    from cbsim.policy.search import run_search
+
+    if args.scheduler is not None:
+        raise CbsimError("--scheduler: not supported yet by cbsim search (use --workers N)")
+    if args.out is not None:
+        check_out_folder(args.out)
+    search = load_search(args.search)
+    out = check_out_folder(args.out or Path("out") / f"search-{search.name}")
+    draw = _posterior_draw(args.posterior)
+    result = run_search(search, workers=args.workers, draw=draw, posterior=args.posterior)
+    written = write_search(result, out)
+    lines = [*search_lines(result), f"outputs: {out}/ ({', '.join(p.name for p in written)})"]
+    status = _say(lines, f"the outputs are in {out}/")
+    return status or (0 if result.winner is not None else 1)
 
 
 def _sweep(args: argparse.Namespace) -> int:
