@@ -6,6 +6,12 @@ target's statistic as the fit does (the mean over the target's `runs` seeds) on 
 the 90% interval shows what the model predicts for history, noise included. A target is
 *consistent* when its observed value lies inside that interval, or when the interval reaches
 the bounds' allowed region; for bounds the share of draws inside the bounds is reported too.
+The same is done for as many draws from the prior: a target that (nearly) every prior draw
+already meets cannot tell parameter values apart.
+
+A posterior interval is also given in prior quantiles: the shares of the prior below its two
+ends. (0.05, 0.95) means the targets taught nothing about the parameter; (0.30, 0.95) means
+they ruled out the lowest 30% of the prior.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cbsim.calibrate.priors import prior_interval
+from cbsim.calibrate.priors import prior_cdf, prior_interval, prior_sample
 from cbsim.calibrate.problem import TargetModel
 from cbsim.inputs.calibration import Calibration, Target
 from cbsim.inputs.parameters import declared
@@ -57,6 +63,7 @@ def posterior_summary(
                 "prior_interval": [p_low, p_high],
                 "median": median,
                 "interval": [low, high],
+                "prior_quantiles": [prior_cdf(prior, low), prior_cdf(prior, high)],
                 "width_ratio": (high - low) / (p_high - p_low) if p_high > p_low else None,
                 "default": declared()[prior.path].default,
             }
@@ -73,18 +80,33 @@ def draw_particles(cal: Calibration, weights: np.ndarray, n: int) -> np.ndarray:
 def predictive_check(
     cal: Calibration, frame: pd.DataFrame, weights: np.ndarray, draws: int = PREDICTIVE_DRAWS
 ) -> list[dict[str, Any]]:
-    """The posterior predictive check of every target (see the module docstring)."""
+    """The posterior predictive check of every target, beside the prior predictive one (see
+    the module docstring)."""
+    chosen = frame.iloc[draw_particles(cal, weights, draws)]
+    posterior = _predict(cal, chosen, 0)
+    rng = np.random.default_rng(np.random.SeedSequence([cal.seed, _PREDICTIVE_KEY, 1]))
+    prior = _predict(cal, prior_sample(cal.priors, draws, rng), 1)
+    checks = []
+    for target in cal.targets:
+        check = _check(target, posterior[target.name])
+        before = _check(target, prior[target.name])
+        check.update(prior_interval=before["interval"], prior_share_meeting=before["share_meeting"])
+        checks.append(check)
+    return checks
+
+
+def _predict(cal: Calibration, rows: pd.DataFrame, stream: int) -> dict[str, np.ndarray]:
+    """Every target's statistic for each row of parameter values, on fresh seeds."""
     model = TargetModel(cal, cal.targets)
     values: dict[str, list[float]] = {t.name: [] for t in cal.targets}
-    for k, i in enumerate(draw_particles(cal, weights, draws)):
-        params = {p: float(frame[p].iloc[i]) for p in cal.paths}
-        state = np.random.SeedSequence([cal.seed, _PREDICTIVE_KEY, k]).generate_state(
-            model.runs, dtype=np.uint64
-        )
+    for k in range(len(rows)):
+        params = {p: float(rows[p].iloc[k]) for p in cal.paths}
+        key = [cal.seed, _PREDICTIVE_KEY, stream, k]
+        state = np.random.SeedSequence(key).generate_state(model.runs, dtype=np.uint64)
         result = model.evaluate(params, [int(s >> np.uint64(1)) for s in state])
         for name, value in result.items():
             values[name].append(value)
-    return [_check(t, np.asarray(values[t.name])) for t in cal.targets]
+    return {name: np.asarray(v) for name, v in values.items()}
 
 
 def _check(target: Target, values: np.ndarray) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyabc
 from pyabc.random_variables import RVBase
 from scipy.special import ndtri
@@ -41,8 +42,12 @@ class TruncatedLogNormal(RVBase):
 
     def rvs(self, *args: Any, **kwargs: Any) -> float:
         """One draw, from numpy's global random state (as pyabc's own variables do)."""
-        u = _phi(self.z_low) + float(np.random.uniform()) * self.mass  # inverse transform
-        z = float(ndtri(min(max(u, 1e-300), 1.0 - 1e-16)))
+        return self.quantile(float(np.random.uniform()))
+
+    def quantile(self, u: float) -> float:
+        """The value below which a share `u` of the variable lies (inverse transform)."""
+        p = _phi(self.z_low) + u * self.mass
+        z = float(ndtri(min(max(p, 1e-300), 1.0 - 1e-16)))
         return min(max(math.exp(self.mu + self.sigma * z), self.low), self.high)
 
     def pdf(self, x: float, *args: Any, **kwargs: Any) -> float:
@@ -64,16 +69,6 @@ class TruncatedLogNormal(RVBase):
             return 1.0
         z = (math.log(x) - self.mu) / self.sigma
         return (_phi(z) - _phi(self.z_low)) / self.mass
-
-    def ppf(self, q: float) -> float:
-        """The quantile at `q` (by bisection on the distribution function)."""
-        lo, hi = max(self.low, 1e-300), self.high
-        if math.isinf(hi):
-            hi = math.exp(self.mu + self.sigma * min(self.z_high, 40.0))
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if self.cdf(mid) < q else (lo, mid)
-        return 0.5 * (lo + hi)
 
     def __repr__(self) -> str:
         bounds = f"[{self.low}, {self.high}]"
@@ -98,8 +93,24 @@ def prior_interval(prior: Prior, level: float = 0.9) -> tuple[float, float]:
     if prior.dist == "uniform":
         width = prior.b - prior.a
         return prior.a + tail * width, prior.b - tail * width
-    rv = TruncatedLogNormal(prior.a, prior.b, prior.low, prior.high)
-    return rv.ppf(tail), rv.ppf(1.0 - tail)
+    return prior_quantile(prior, tail), prior_quantile(prior, 1.0 - tail)
+
+
+def prior_quantile(prior: Prior, u: float) -> float:
+    """The value below which a share `u` of the prior lies."""
+    if prior.dist == "uniform":
+        return prior.a + u * (prior.b - prior.a)
+    return TruncatedLogNormal(prior.a, prior.b, prior.low, prior.high).quantile(u)
+
+
+def prior_cdf(prior: Prior, x: float) -> float:
+    """The share of the prior below `x`."""
+    return float(random_variable(prior).cdf(x))
+
+
+def prior_sample(priors: tuple[Prior, ...], n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """`n` independent draws from the priors (inverse transform of `rng`'s uniforms)."""
+    return pd.DataFrame({p.path: [prior_quantile(p, u) for u in rng.random(n)] for p in priors})
 
 
 def prior_density(prior: Prior, x: np.ndarray) -> np.ndarray:

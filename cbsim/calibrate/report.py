@@ -173,7 +173,8 @@ def _predictive(checks: list[dict[str, Any]]) -> Any:
         values = np.asarray(check["values"])
         jitter = np.random.default_rng(0).uniform(-0.2, 0.2, len(values))
         ax.plot(values, jitter, "o", ms=2, alpha=0.3, color="#4c72b0")
-        ax.hlines(0, *check["interval"], lw=4, color="#4c72b0", alpha=0.6)
+        ax.hlines(0, *check["interval"], lw=4, color="#4c72b0", alpha=0.6, label="posterior")
+        ax.hlines(-0.35, *check["prior_interval"], lw=2, color="grey", alpha=0.6, label="prior")
         ax.plot(check["median"], 0, "|", ms=14, color="k")
         _mark_history(ax, check)
         role = "validation" if check["holdout"] else "fitted"
@@ -184,6 +185,8 @@ def _predictive(checks: list[dict[str, Any]]) -> Any:
             loc="left",
         )
         ax.set_yticks([])
+        ax.set_ylim(-0.5, 0.3)
+    axes.flat[0].legend(fontsize=7, loc="upper right")
     figure.suptitle(f"posterior predictive check: {LEVEL:.0%} interval of each target")
     figure.tight_layout()
     return figure
@@ -232,15 +235,23 @@ def _markdown(cal: Calibration, manifest: dict[str, Any], kept: dict[str, Any]) 
         "## Posterior",
         "",
         f"| parameter | prior | prior {LEVEL:.0%} | posterior median | posterior {LEVEL:.0%} "
-        "| width / prior's | hand-set |",
-        "|---|---|---|---|---|---|---|",
+        "| in prior quantiles | width / prior's | hand-set |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in kept["posterior"]:
         ratio = "" if row["width_ratio"] is None else f"{row['width_ratio']:.2f}"
+        quantiles = "({:.2f}, {:.2f})".format(*row["prior_quantiles"])
         lines.append(
             f"| `{row['path']}` | {row['prior']} | {_interval(row['prior_interval'])} | "
-            f"{row['median']:.3g} | {_interval(row['interval'])} | {ratio} | {row['default']:g} |"
+            f"{row['median']:.3g} | {_interval(row['interval'])} | {quantiles} | {ratio} | "
+            f"{row['default']:g} |"
         )
+    lines += [
+        "",
+        f"*In prior quantiles*: the shares of the prior below the two ends of the posterior "
+        f"{LEVEL:.0%} interval; (0.05, 0.95) means the targets taught nothing about the "
+        "parameter. *Hand-set*: the value set by hand before this calibration (ODD section 8).",
+    ]
     lines += ["", "![marginals](marginals.png)", "", "![pairs](pairs.png)", ""]
     lines += _generation_lines(gens)
     lines += _predictive_lines(kept["predictive"])
@@ -275,29 +286,42 @@ def _predictive_lines(checks: list[dict[str, Any]]) -> list[str]:
         f"Each target's statistic for {PREDICTIVE_DRAWS} particles drawn by weight, on fresh "
         f"seeds; {LEVEL:.0%} interval, and whether history lies inside it.",
         "",
-        "| target | role | statistic | history | median | interval | share meeting | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "| target | role | statistic | history | median | interval | share meeting | verdict "
+        "| prior: interval | prior: share meeting |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in checks:
         role = "validation" if c["holdout"] else "fitted"
-        share = "" if c["share_meeting"] is None else f"{c['share_meeting']:.2f}"
+        share, before = (
+            "" if x is None else f"{x:.2f}" for x in (c["share_meeting"], c["prior_share_meeting"])
+        )
         verdict = "inside" if c["consistent"] else "**outside**"
         lines.append(
             f"| {c['name']} | {role} | {c['statistic']} | {c['wanted']} | {c['median']:.3g} | "
-            f"{_interval(c['interval'])} | {share} | {verdict} |"
+            f"{_interval(c['interval'])} | {share} | {verdict} | "
+            f"{_interval(c['prior_interval'])} | {before} |"
         )
+    lines += [
+        "",
+        "*Share meeting*: of the draws, those whose statistic meets the bounds. A target that "
+        "nearly every prior draw already meets cannot tell parameter values apart.",
+    ]
     return [*lines, "", "![predictive](predictive.png)", ""]
 
 
 def _unpinned_lines(rows: list[dict[str, Any]]) -> list[str]:
-    loose = [r["path"] for r in rows if r["width_ratio"] is not None and r["width_ratio"] > 0.8]
-    lines = ["## What these targets cannot pin down", ""]
-    if not loose:
-        return [*lines, "Every parameter's interval is at most 0.8 of its prior's.", ""]
-    names = ", ".join(f"`{p}`" for p in loose)
-    return [
-        *lines,
-        f"The posterior {LEVEL:.0%} interval of {names} is more than 0.8 of the prior's: the "
-        "targets say little about it beyond the prior.",
-        "",
-    ]
+    lines = ["## What these targets pin down, and what they cannot", ""]
+    for row in rows:
+        low, high = row["prior_quantiles"]
+        ruled = [
+            f"the lowest {low:.0%}" if low >= 0.15 else "",
+            f"the highest {1 - high:.0%}" if high <= 0.85 else "",
+        ]
+        said = " and ".join(r for r in ruled if r)
+        if said:
+            lines.append(f"- `{row['path']}`: the targets rule out {said} of the prior.")
+        else:
+            lines.append(
+                f"- `{row['path']}`: not pinned down; the posterior is close to the prior."
+            )
+    return [*lines, ""]
