@@ -79,8 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--against",
         metavar="SCENARIO",
-        help="also run this scenario on the same seed and print the cost per extra authority "
-        "(one seed; `cbsim compare` gives an interval)",
+        help="print one seed's cost per extra authority against SCENARIO (see cbsim compare)",
     )
     run.set_defaults(handler=_run)
 
@@ -161,24 +160,11 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
     lines = [summary(model, args.seed)]
     if against is not None:
-        lines.append(_against_line(model.outcomes(), against, args.seed))
+        from cbsim.policy.compare import against_line
+
+        lines.append(against_line(model.outcomes(), against, args.seed))
     lines.append(f"outputs: {out}/ ({', '.join(RUN_FILES)})")
     return _say(lines, f"the outputs are in {out}/")
-
-
-def _against_line(outcomes: dict, against, seed: int) -> str:
-    """The run against `against` on the same seed: extra authorities and their cost."""
-    from cbsim.model.simulate import simulate
-    from cbsim.policy.compare import cost_per_extra_authority
-
-    other = simulate(against, seed=seed)
-    extra, cost, ratio = cost_per_extra_authority(outcomes, other)
-    per = f"£{ratio:.2f}m per extra authority" if ratio is not None else "no extra authority"
-    return (
-        f"against {against.name} (seed {seed}): {extra:+d} authorities at "
-        f"{outcomes['target_date']}, {cost:+.1f} £m to the target date: {per} "
-        f"(one seed; cbsim compare gives an interval)"
-    )
 
 
 def _say(lines: list[str], done: str) -> int:
@@ -202,14 +188,11 @@ def _count(low: int, high: int):
     """An argparse type: a whole number from `low` to `high`."""
 
     def parse(text: str) -> int:
-        shown = repr(text) if len(text) <= 20 else repr(text[:17] + "...")
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
+        value = int(text) if text.strip().isdigit() and len(text) <= 20 else low - 1
         if not low <= value <= high:
+            shown = repr(text) if len(text) <= 20 else repr(text[:17] + "...")
             raise argparse.ArgumentTypeError(
-                f"expected a whole number from {low:,} to {high:,}, got {shown}"
+                f"expected a whole number {low:,} to {high:,}, got {shown}"
             )
         return value
 
@@ -218,104 +201,53 @@ def _count(low: int, high: int):
 
 def _add_policy_commands(sub) -> None:
     """`cbsim compare` and `cbsim search` (docs/policy.md)."""
-    compare = sub.add_parser(
-        "compare",
-        help="compare two scenarios on common seeds: paired differences, cost per extra authority",
-    )
+    posterior = {"metavar": "DIR", "help": "draw each seed's parameters from this posterior"}
+    compare = sub.add_parser("compare", help="compare two scenarios on common seeds")
     compare.add_argument("a", metavar="A", help="reference scenario: name or path")
     compare.add_argument("b", metavar="B", help="compared scenario: name or path (--set applies)")
-    compare.add_argument(
-        "--runs", type=_count(2, 1_000_000), default=200, help="seeds (default 200)"
-    )
+    compare.add_argument("--runs", type=_count(2, 1_000_000), default=200, help="default 200")
     compare.add_argument("--seed", type=_seed, default=0, help="master seed (default 0)")
-    compare.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="override a parameter of B, e.g. --set offer.funding_boost_m=1",
-    )
-    compare.add_argument("--posterior", metavar="DIR", help="draw each seed's parameters")
+    compare.add_argument("--set", dest="sets", action="append", default=[], metavar="PATH=VALUE")
+    compare.add_argument("--posterior", **posterior)
     compare.add_argument("--out", metavar="DIR", help="write the per-seed table and summary")
     compare.set_defaults(handler=_compare)
-
-    search = sub.add_parser(
-        "search", help="find the cheapest package of incentives reaching a required P"
-    )
+    search = sub.add_parser("search", help="cheapest package of incentives reaching a required P")
     search.add_argument("search", metavar="SEARCH", help="search name (searches/) or TOML path")
     search.add_argument("--out", metavar="DIR", help="output folder (default out/search-NAME)")
-    search.add_argument("--posterior", metavar="DIR", help="draw each seed's parameters")
-    search.add_argument(
-        "--workers",
-        type=_count(1, 64),
-        default=1,
-        metavar="N",
-        help="processes sharing each package's seeds (default 1; the answer is the same)",
-    )
-    search.add_argument(
-        "--scheduler", metavar="ADDRESS", help="not supported yet by search (refused)"
-    )
+    search.add_argument("--posterior", **posterior)
+    search.add_argument("--workers", type=_count(1, 64), default=1, metavar="N", help="default 1")
+    search.add_argument("--scheduler", metavar="ADDRESS", help="not supported yet (refused)")
     search.set_defaults(handler=_search)
 
 
-def _posterior_draw(folder: str | None):
-    """The posterior's draw function (`Posterior.load(DIR).draw`), or None without one."""
-    if folder is None:
-        return None
-    try:
-        from cbsim.calibrate.posterior import Posterior
-    except ImportError:
-        raise CbsimError("--posterior: not available yet (no cbsim.calibrate.posterior)") from None
-    return Posterior.load(folder).draw
-
-
 def _compare(args: argparse.Namespace) -> int:
-    from cbsim.inputs.scenario import load_scenario, parse_set_option
-    from cbsim.policy.compare import compare
+    from cbsim.policy.compare import compare_scenarios
     from cbsim.policy.outputs import check_out_folder, comparison_lines, write_comparison
 
     if args.out is not None:
         check_out_folder(args.out)
-    spec_a = load_scenario(args.a)
-    sets = dict(parse_set_option(s) for s in args.sets)
-    spec_b = load_scenario(args.b).with_overrides(sets, source="--set")
-    draw = _posterior_draw(args.posterior)
-    shown = ", ".join(f"{k}={v}" for k, v in sets.items())
-    result = compare(
-        spec_a,
-        spec_b,
-        runs=args.runs,
-        seed=args.seed,
-        fixed_b=sets,
-        draw=draw,
-        posterior=args.posterior,
-        name_b=spec_b.name + (f" with {shown}" if sets else ""),
-    )
+    result = compare_scenarios(args.a, args.b, args.sets, args.runs, args.seed, args.posterior)
     lines = comparison_lines(result)
     if args.out is not None:
-        written = write_comparison(result, args.out)
-        lines.append(f"outputs: {', '.join(str(p) for p in written)}")
+        lines.append("outputs: " + ", ".join(map(str, write_comparison(result, args.out))))
     return _say(lines, "the comparison is done")
 
 
 def _search(args: argparse.Namespace) -> int:
     from cbsim.inputs.search import load_search
     from cbsim.policy.outputs import check_out_folder, search_lines, write_search
+    from cbsim.policy.runs import posterior_draw
     from cbsim.policy.search import run_search
 
     if args.scheduler is not None:
         raise CbsimError("--scheduler: not supported yet by cbsim search (use --workers N)")
-    if args.out is not None:
-        check_out_folder(args.out)
     search = load_search(args.search)
     out = check_out_folder(args.out or Path("out") / f"search-{search.name}")
-    draw = _posterior_draw(args.posterior)
+    draw = posterior_draw(args.posterior)
     result = run_search(search, workers=args.workers, draw=draw, posterior=args.posterior)
-    written = write_search(result, out)
-    lines = [*search_lines(result), f"outputs: {out}/ ({', '.join(p.name for p in written)})"]
-    status = _say(lines, f"the outputs are in {out}/")
-    return status or (0 if result.winner is not None else 1)
+    files = ", ".join(p.name for p in write_search(result, out))
+    lines = [*search_lines(result), f"outputs: {out}/ ({files})"]
+    return _say(lines, f"the outputs are in {out}/") or (0 if result.winner else 1)
 
 
 def _sweep(args: argparse.Namespace) -> int:

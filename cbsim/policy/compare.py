@@ -18,8 +18,16 @@ from typing import Any
 import numpy as np
 
 from cbsim.inputs.errors import InputError
-from cbsim.inputs.scenario import Scenario
-from cbsim.policy.runs import MAX_RUNS, Draw, common_seeds, draws_for, run_on_seeds
+from cbsim.inputs.scenario import Scenario, load_scenario, parse_set_option
+from cbsim.model.simulate import simulate
+from cbsim.policy.runs import (
+    MAX_RUNS,
+    Draw,
+    common_seeds,
+    draws_for,
+    posterior_draw,
+    run_on_seeds,
+)
 from cbsim.policy.stats import (
     Interval,
     paired_interval,
@@ -146,6 +154,33 @@ def compare(
     )
 
 
+def compare_scenarios(
+    a: str,
+    b: str,
+    sets: list[str],
+    runs: int = 200,
+    seed: int = 0,
+    posterior: str | None = None,
+) -> Comparison:
+    """`cbsim compare A B`: scenarios by name or path, `--set PATH=VALUE` texts for B, and a
+    posterior folder (or None); everything is checked before the first run."""
+    spec_a = load_scenario(a)
+    fixed = dict(parse_set_option(text) for text in sets)
+    spec_b = load_scenario(b).with_overrides(fixed, source="--set")
+    draw = posterior_draw(posterior)
+    shown = ", ".join(f"{path}={value}" for path, value in fixed.items())
+    return compare(
+        spec_a,
+        spec_b,
+        runs=runs,
+        seed=seed,
+        fixed_b=fixed,
+        draw=draw,
+        posterior=posterior,
+        name_b=spec_b.name + (f" with {shown}" if fixed else ""),
+    )
+
+
 def _rows(
     seeds: list[int], out_a: list[dict[str, Any]], out_b: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -179,3 +214,15 @@ def cost_per_extra_authority(
         outcomes_a["central_cost_m_at_target"]
     )
     return extra, cost, (cost / extra if extra > 0 else None)
+
+
+def against_line(outcomes: dict[str, Any], against: Scenario, seed: int) -> str:
+    """`cbsim run --against`: `against` run on the same seed, and what the run's extra
+    authorities at the target date cost (one seed: `compare` gives an interval)."""
+    extra, cost, ratio = cost_per_extra_authority(outcomes, simulate(against, seed=seed))
+    per = f"£{ratio:.2f}m per extra authority" if ratio is not None else "no extra authority"
+    return (
+        f"against {against.name} (seed {seed}): {extra:+d} authorities at "
+        f"{outcomes['target_date']}, {cost:+.1f} £m to the target date: {per} "
+        "(one seed; cbsim compare gives an interval)"
+    )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from cbsim.inputs.errors import CbsimError
 from cbsim.inputs.experiment import run_seed
 from cbsim.inputs.scenario import Scenario
 from cbsim.model.simulate import simulate
@@ -47,3 +48,15 @@ def run_on_seeds(
         overrides = {**{k: v for k, v in drawn.items() if k not in fixed}, **fixed}
         results.append(simulate(spec, seed=seed, **overrides))
     return results
+
+
+def posterior_draw(folder: str | None) -> Draw | None:
+    """The draw of the calibrated posterior in `folder` (`Posterior.load(folder).draw`, checked
+    now: a bad folder is one line before any run), or None without a folder."""
+    if folder is None:
+        return None
+    try:
+        from cbsim.calibrate.posterior import Posterior
+    except ImportError:
+        raise CbsimError("--posterior: not available yet (no cbsim.calibrate.posterior)") from None
+    return Posterior.load(folder).draw
