@@ -117,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
         default=8765,
         help="port, 1-65535, or 0 for any free port (the one picked is printed; default 8765)",
     )
+    viz.add_argument(
+        "--posterior",
+        metavar="DIR",
+        default=None,
+        help="a finished calibration's folder: the page's odds draw run i's parameters from "
+        "its posterior with seed i",
+    )
     viz.set_defaults(handler=_viz)
 
     scenarios = sub.add_parser("scenarios", help="list the shipped scenarios")
@@ -299,7 +306,7 @@ def _analyse(args: argparse.Namespace) -> int:
 def _viz(args: argparse.Namespace) -> int:
     from cbsim.workshop.server import prepare, run_server
 
-    launch = prepare(args.scenario, host=args.host, port=args.port)
+    launch = prepare(args.scenario, host=args.host, port=args.port, posterior=args.posterior)
     print(launch.status, flush=True)
     for warning in launch.warnings:
         print(warning, file=sys.stderr, flush=True)

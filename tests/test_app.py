@@ -27,13 +27,18 @@ from cbsim.workshop.app import (
     parse_seed,
     scenario_choices,
 )
+from cbsim.workshop.england import england_svg, legend_html, project
+from cbsim.workshop.history import EVENTS
+from cbsim.workshop.odds import ensemble
 from cbsim.workshop.panels import (
     action_log_html,
-    council_map_figure,
     departments_html,
     headline_html,
+    history_html,
     incentives_html,
     main_incentives,
+    money_html,
+    odds_html,
 )
 
 SCENARIOS = [s.name for s in available_scenarios()]
@@ -183,14 +188,52 @@ def test_text_from_scenario_files_is_escaped(tmp_path):
     assert "&lt;img src=x onerror=alert(1)&gt;" in headline_html(model)
 
 
-def test_map_shows_every_council_coloured_by_state(stepped):
-    fig = council_map_figure(stepped)
+def test_map_shows_every_council_at_its_centroid_coloured_by_state(stepped):
+    svg = england_svg(stepped.council_list)
+    assert svg.count('class="cbsim-council"') == 152 and 'data-councils="152"' in svg
+    assert svg.count('class="cbsim-council-inset"') == 33  # London, magnified
+    states = {c.state for c in stepped.council_list}
+    assert len(states) >= 2 and all(f'data-state="{s}"' in svg for s in states)
+    assert svg.count('stroke="#111" stroke-width="2"') == 28 + sum(  # pilots ringed
+        1 for c in stepped.council_list if c.pilot_area and c.authority.region == "London"
+    )
+    assert "cbsim-links" not in svg  # peer links off unless asked for
+    assert "cbsim-links" in england_svg(stepped.council_list, stepped.network.graph.edges())
+    # equal-aspect projection: north is up, east is right
+    newcastle = project(-1.61, 54.97)
+    plymouth = project(-4.14, 50.37)
+    norwich = project(1.30, 52.63)
+    assert newcastle[1] < plymouth[1] and plymouth[0] < norwich[0]
+    assert 0 <= min(plymouth) and max(norwich) <= 420
+    legend = legend_html(stepped.council_list)
+    assert f'cbsim-count-developing">{stepped.count_developing}<' in legend
+
+
+def test_odds_line_money_and_history(stepped):
+    odds = ensemble("baseline_2011", (("offer.funding_boost_m", 1.0),), runs=20, parallel=False)
+    assert odds is not None and odds.runs == 20
+    line = odds_html(odds, fresh=True)
+    assert 'data-state="ready"' in line and "P(target met) = " in line
+    assert "95% interval" in line and "seeds 0&ndash;19" in line
+    assert 'data-state="computing"' in odds_html(odds, fresh=False)
+    money = money_html(stepped, odds)
+    assert "cost to the centre" in money and "to 2012-04" in money
+    assert f"£{odds.mean_cost_at_target_m:,.1f}m" in money
+    history = history_html()
+    assert [e.month for e in EVENTS] == [
+        "2011-04", "2011-05", "2011-12", "2011-12", "2012-04", "2012-06"
+    ]  # fmt: skip
+    assert history.count("<li") == len(EVENTS) and all(e.source for e in EVENTS)
+
+
+def test_adoption_curve_with_the_odds_fan_and_the_history(stepped):
+    fan = {q: [0.2 + 0.1 * q] * 24 for q in (0.05, 0.25, 0.5, 0.75, 0.95)}
+    fig = adoption_figure(stepped, fan=fan, events=[e.month for e in EVENTS])
     ax = fig.axes[0]
-    points = ax.collections[-1]
-    assert len(points.get_offsets()) == 152
-    colours = {tuple(c) for c in points.get_facecolors().round(3)}
-    assert len(colours) >= 2  # developing and none at least
-    assert "2012-05" in ax.get_title()
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert "median run" in labels and "this run: developing a CB" in labels
+    numbers = [t.get_text() for t in ax.texts]
+    assert [str(i) for i in range(1, len(EVENTS) + 1)] == [n for n in numbers if n.isdigit()]
 
 
 def test_adoption_curve_has_target_line_target_date_and_current_month(stepped):

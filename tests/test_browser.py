@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import cbsim
 from cbsim.model.model import CommunityBudgetModel
 from cbsim.workshop.server import missing_solara_assets
 
@@ -39,6 +40,7 @@ SCREENSHOTS = REPO / "out" / "browser"
 UNREACHABLE_CDN = "http://127.0.0.1:9/npm/"  # the discard port: nothing listens there
 START_TIMEOUT_S = 120
 UI_TIMEOUT_MS = 20_000
+ODDS_TIMEOUT_MS = 60_000  # the first odds start the worker processes; the machine is busy
 
 pytestmark = [
     pytest.mark.browser,
@@ -159,9 +161,15 @@ class Tab:
     """One browser tab (its own context, so its own Solara session) that records problems:
     console errors, page errors, failed responses, and any request off this machine."""
 
-    def __init__(self, browser, url: str, forge: Callable[[dict], None] | None = None) -> None:
+    def __init__(
+        self,
+        browser,
+        url: str,
+        forge: Callable[[dict], None] | None = None,
+        size: tuple[int, int] = (1600, 1000),
+    ) -> None:
         self.problems: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        self.context = browser.new_context(viewport={"width": size[0], "height": size[1]})
         self.context.route("**/*", self._only_local)
         self.page = self.context.new_page()
         if forge is not None:  # rewrite what the page sends the server, as a hostile page may
@@ -180,8 +188,9 @@ class Tab:
         self.page.goto(url)
         try:
             expect(self.page.locator(".cbsim-month")).to_be_visible(timeout=60_000)
-            # the panels sit in SolaraViz's draggable grid, whose script comes from the cache
-            expect(self.page.locator("img.cbsim-figure")).to_have_count(2, timeout=30_000)
+            expect(self.page.locator("circle.cbsim-council")).to_have_count(152, timeout=30_000)
+            expect(self.page.locator("img.cbsim-figure")).to_have_count(1, timeout=30_000)
+            self.wait_for_odds()
         except AssertionError as exc:
             raise AssertionError(f"{exc}\nproblems so far: {self.problems}") from None
 
@@ -223,6 +232,12 @@ class Tab:
     def slider(self, label: str):
         return self.page.locator(".v-input", has_text=label).get_by_role("slider")
 
+    def wait_for_odds(self) -> str:
+        """Wait until the live odds for the controls as set are shown; return their line."""
+        ready = self.page.locator('.cbsim-odds[data-state="ready"]')
+        expect(ready).to_have_count(1, timeout=ODDS_TIMEOUT_MS)
+        return ready.inner_text()
+
     def pick_scenario(self, name: str) -> None:
         self.page.locator(".v-select", has_text="scenario").first.click()
         self.page.locator(".v-menu__content .v-list-item", has_text=name).click()
@@ -248,8 +263,12 @@ def open_tab(browser):
     """Open tabs on a URL; after the test, fail on anything any tab recorded."""
     tabs: list[Tab] = []
 
-    def open_(url: str, forge: Callable[[dict], None] | None = None) -> Tab:
-        tabs.append(Tab(browser, url, forge))
+    def open_(
+        url: str,
+        forge: Callable[[dict], None] | None = None,
+        size: tuple[int, int] = (1600, 1000),
+    ) -> Tab:
+        tabs.append(Tab(browser, url, forge, size))
         return tabs[-1]
 
     yield open_
@@ -271,7 +290,8 @@ def test_page_loads_offline_and_steps_month_by_month(viz_url, open_tab):
     assert tab.month() == "2011-04"
     assert tab.developing() == model.count_developing == 28
     assert tab.text(".cbsim-scenario") == "scenario: baseline_2011"
-    assert tab.page.locator("img.cbsim-figure").count() == 2
+    assert tab.page.locator("img.cbsim-figure").count() == 1
+    assert tab.page.locator('circle.cbsim-council[data-state="developing"]').count() == 28
     assert tab.page.locator(".cbsim-departments tbody tr").count() == len(model.departments) + 1
     assert "first stocktake" in tab.text(".cbsim-panel-log")
 
@@ -489,3 +509,83 @@ def test_a_huge_seed_is_refused_in_one_line_on_the_page(viz_url, open_tab):
     assert_no_traceback_on(tab)
     tab.page.get_by_role("button", name="OK", exact=True).click()
     expect(line).to_have_count(0)
+
+
+# ------------------------------------------------------------------------------- second version
+def test_moving_a_slider_changes_the_live_odds_and_the_run_waits_for_reset(viz_url, open_tab):
+    tab = open_tab(viz_url)
+    before = tab.wait_for_odds()
+    assert "P(target met) = 0%" in before and "of 100 runs (seeds 0–99)" in before
+    tab.step()
+    slider = tab.slider("funding boost")
+    slider.focus()
+    tab.page.keyboard.press("ArrowRight")  # £0.5m/yr
+    tab.page.keyboard.press("ArrowRight")  # £1m/yr
+    expect(slider).to_have_attribute("aria-valuenow", "1")
+    odds = tab.page.locator(".cbsim-odds")
+    expect(odds).not_to_have_text(before, timeout=ODDS_TIMEOUT_MS)
+    after = tab.wait_for_odds()
+    expected = sum(
+        cbsim.simulate("baseline_2011", seed=i, **{"offer.funding_boost_m": 1.0})["target_met"]
+        for i in range(100)
+    )
+    assert f"{expected} of 100 runs" in after and after != before
+    assert tab.month() == "2011-05"  # the single run goes on: the sliders apply on Reset
+    assert tab.incentive("offer.funding_boost_m") == "£0m/yr"
+    assert "the runs’ mean to 2012-04 £0.0m" not in tab.text(".cbsim-money")
+
+
+def test_the_page_has_what_the_room_needs_and_nothing_else(viz_url, open_tab):
+    tab = open_tab(viz_url)
+    body = tab.page.locator("body").inner_text()
+    for absent in ("Page 0", "Use Threads", "Render Interval", "This website runs on Solara"):
+        assert absent not in body
+    for present in ("Reset", "▶", "Step"):
+        expect(tab.page.get_by_role("button", name=present, exact=True)).to_be_visible()
+    expect(tab.page.get_by_text("play speed (seconds a month)")).to_be_visible()
+    assert tab.page.locator(".cbsim-history li").count() == 6
+    assert "Troubled Families announced" in tab.text(".cbsim-history")
+    tab.page.get_by_text("peer links").click()
+    expect(tab.page.locator("path.cbsim-links")).to_have_count(1)
+    assert tab.page.locator("circle.cbsim-council").count() == 152
+
+
+PROJECTOR_PARTS = [
+    ".cbsim-month",
+    ".cbsim-developing",
+    ".cbsim-verdict",
+    ".cbsim-odds",
+    ".cbsim-money",
+    ".cbsim-england",
+    "img.cbsim-figure",
+]
+
+
+def test_a_projector_sees_the_month_target_map_odds_and_incentives_without_scrolling(
+    viz_url, open_tab
+):
+    tab = open_tab(viz_url, size=(1280, 720))
+    boxes = {}
+    for selector in PROJECTOR_PARTS:
+        box = tab.page.locator(selector).bounding_box()
+        assert box is not None, selector
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 720 + 1, (selector, box)
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1280 + 1, (selector, box)
+        boxes[selector] = box
+    map_box, chart = boxes[".cbsim-england"], boxes["img.cbsim-figure"]
+    assert map_box["x"] + map_box["width"] <= chart["x"] + 1  # side by side, no overlap
+    for label in ("funding boost", "peer weight", "virtual value", "pressure step"):
+        box = tab.slider(label).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 720, label
+    for label in (
+        "national pooling",
+        "reinvest savings",
+        "champions network",
+        "payment by results",
+        "DWP stance",
+    ):
+        box = tab.page.locator("nav label.v-label", has_text=label).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 720, label
+    for name in ("Reset", "▶", "Step"):
+        box = tab.page.get_by_role("button", name=name, exact=True).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 720

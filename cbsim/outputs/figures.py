@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import matplotlib
@@ -15,6 +16,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from cbsim.inputs.months import format_month  # noqa: E402
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from cbsim.model.model import CommunityBudgetModel
 
 STATE_COLOURS = {"none": "#c9ced3", "exploring": "#f0a500", "developing": "#1f6f8b"}
@@ -39,11 +42,20 @@ def figure_svg(fig: Figure) -> str:
     return buffer.getvalue()
 
 
-def adoption_figure(model: CommunityBudgetModel, title: str | None = None) -> Figure:
+def adoption_figure(
+    model: CommunityBudgetModel,
+    title: str | None = None,
+    fan: Mapping[float, Sequence[float]] | None = None,
+    events: Sequence[str] | None = None,
+    size: tuple[float, float] = (6.2, 4.0),
+) -> Figure:
     """Share of councils developing a community budget, month by month over the whole run,
     against the target share (50%) and the target date; the current month marked.
 
-    The one adoption curve of cbsim: the workshop view and `cbsim run`'s adoption.png.
+    The one adoption curve of cbsim: the workshop view and `cbsim run`'s adoption.png. The
+    workshop adds `fan` (quantile -> share month by month over many runs: the median and the
+    25-75% and 5-95% bands are drawn) and `events` (months, YYYY-MM, numbered 1, 2, ... on
+    the time axis).
     """
     series = model.datacollector.model_vars
     n = len(model.council_list)
@@ -51,9 +63,13 @@ def adoption_figure(model: CommunityBudgetModel, title: str | None = None) -> Fi
     target_share = model.params["timeline.target_share"]
     target_x = model.target_index - model.start_index
     now = model.month_index - model.start_index
-    fig = Figure(figsize=(6.2, 4.0), dpi=100)
+    fig = Figure(figsize=size, dpi=100)
     ax = fig.add_subplot()
     ax.set_autoscale_on(False)
+    if fan:
+        _draw_fan(ax, fan)
+    if events:
+        _draw_events(ax, events, model.start_index)
     x = range(len(series["share_developing"]))
     either = [(d + e) / n for d, e in zip(series["developing"], series["exploring"], strict=True)]
     ax.fill_between(
@@ -64,7 +80,7 @@ def adoption_figure(model: CommunityBudgetModel, title: str | None = None) -> Fi
         series["share_developing"],
         color=STATE_COLOURS["developing"],
         lw=2.4,
-        label="developing a CB",
+        label="this run: developing a CB" if fan else "developing a CB",
     )
     ax.axhline(
         target_share,
@@ -102,3 +118,35 @@ def adoption_figure(model: CommunityBudgetModel, title: str | None = None) -> Fi
     ax.grid(alpha=0.25)
     fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.09)
     return fig
+
+
+def _draw_fan(ax: Axes, fan: Mapping[float, Sequence[float]]) -> None:
+    """The spread of many runs: 5-95% and 25-75% bands and the median."""
+    x = range(len(fan[0.5]))
+    colour = "#5b8fa8"
+    ax.fill_between(x, fan[0.05], fan[0.95], color=colour, alpha=0.15, lw=0, label="90% of runs")
+    ax.fill_between(x, fan[0.25], fan[0.75], color=colour, alpha=0.3, lw=0, label="50% of runs")
+    ax.plot(x, fan[0.5], color=colour, lw=1.2, ls="--", label="median run")
+
+
+def _draw_events(ax: Axes, months: Sequence[str], start_index: int) -> None:
+    """Numbered marks for real events on the time axis (their captions are beside the chart)."""
+    seen: dict[int, int] = {}
+    for number, month in enumerate(months, start=1):
+        year, mm = (int(part) for part in month.split("-"))
+        x = year * 12 + mm - 1 - start_index
+        stack = seen.get(x, 0)
+        seen[x] = stack + 1
+        ax.axvline(x, color="#7d3c98", lw=0.8, alpha=0.5, zorder=0)
+        ax.annotate(
+            str(number),
+            (x, 0.0),
+            xytext=(0, 7 + 14 * stack),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="white",
+            fontweight="bold",
+            bbox={"boxstyle": "circle,pad=0.2", "fc": "#7d3c98", "ec": "none"},
+        )

@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any, cast
 
 import solara
 from matplotlib.figure import Figure
-from mesa.visualization import SolaraViz
+from mesa.visualization.solara_viz import ModelController, ModelCreator
 from mesa.visualization.utils import update_counter
 
 from cbsim.inputs.errors import CbsimError
@@ -33,15 +34,20 @@ from cbsim.workshop.controls import (
     model_params,
     parse_seed,
 )
+from cbsim.workshop.england import england_svg, legend_html
+from cbsim.workshop.history import EVENTS
+from cbsim.workshop.odds import Odds, ensemble, posterior_folder, settings_key
 from cbsim.workshop.panels import (
     STYLE,
     action_log_html,
-    council_map_figure,
     departments_html,
     headline_html,
+    history_html,
     incentives_html,
+    money_html,
+    odds_html,
 )
-from cbsim.workshop.server import SCENARIO_ENV
+from cbsim.workshop.server import SCENARIO_ENV, hide_solara_banner
 
 DEFAULT_SCENARIO = "baseline_2011"
 PLAY_INTERVAL_MS = 400  # a month every 0.4 s when playing: fast enough, slow enough to follow
@@ -49,6 +55,7 @@ TITLE = "cbsim: will half of England's councils develop a community budget by Ap
 __all__ = ["DEFAULT_SEED", "RefusedInput", "incentive_control", "model_params", "parse_seed"]
 
 guard.install()  # every value a page sends for a widget is checked (cbsim.workshop.guard)
+hide_solara_banner()  # "This website runs on Solara" would cover the chart on a projector
 
 
 class TabMemory:
@@ -161,16 +168,8 @@ def ErrorLine(exc: BaseException | None, on_dismiss: Any = None) -> None:
             solara.Button("OK", on_click=on_dismiss, small=True, text=True)
 
 
-# ------------------------------------------------------------------ panels (plain functions,
-# so that SolaraViz redraws them after every step; see the traps note on custom components)
-def _html(title: str, body: str, css: str) -> solara.Element:
-    return solara.HTML(
-        tag="div",
-        classes=[css],
-        unsafe_innerHTML=f'<div class="cbsim-panel-title">{title}</div>{body}',
-    )
-
-
+# ------------------------------------------------------------------ the stage: components
+# that read Mesa's update counter, so that they redraw after every step (see the traps note)
 def _figure(fig: Figure, css: str, alt: str) -> solara.Element:
     """A figure as an SVG image that scales with its panel."""
     data = base64.b64encode(figure_svg(fig).encode()).decode()
@@ -183,55 +182,81 @@ def _figure(fig: Figure, css: str, alt: str) -> solara.Element:
     )
 
 
-def CouncilMap(model: CommunityBudgetModel) -> solara.Element:
-    """The councils on their peer network, by region, coloured by state."""
-    return _figure(
-        council_map_figure(model),
-        "cbsim-panel-map",
-        "councils on their peer network, coloured by state",
-    )
-
-
-def AdoptionCurve(model: CommunityBudgetModel) -> solara.Element:
-    """The adoption curve against the target."""
-    return _figure(
-        adoption_figure(model),
-        "cbsim-panel-adoption",
-        "share of councils developing a community budget, month by month",
-    )
-
-
-def Departments(model: CommunityBudgetModel) -> solara.Element:
-    """Each department's stance and money."""
-    return _html("Whitehall departments", departments_html(model), "cbsim-panel-departments")
-
-
-def ActionLog(model: CommunityBudgetModel) -> solara.Element:
-    """What the ministerial groups and departments did."""
-    return _html(
-        "Ministerial groups and departments: latest actions",
-        action_log_html(model),
-        "cbsim-panel-log",
-    )
-
-
-def Incentives(model: CommunityBudgetModel) -> solara.Element:
-    """The main incentives as this run uses them (the sliders apply on Reset)."""
-    return _html(
-        "Main incentives in this run (change them in the sidebar, then Reset)",
-        incentives_html(model),
-        "cbsim-panel-incentives",
-    )
-
-
-PANELS = [CouncilMap, AdoptionCurve, Departments, ActionLog, Incentives]
-
-
 @solara.component
 def Headline(model: CommunityBudgetModel) -> solara.Element:
     """Month, councils developing and the target, above the panels."""
     update_counter.get()  # redraw after every step
     return solara.HTML(tag="div", unsafe_innerHTML=headline_html(model))
+
+
+@solara.component
+def OddsAndMoney(
+    model: CommunityBudgetModel, odds: solara.Reactive[Odds | None], wanted: solara.Reactive[Any]
+) -> None:
+    """The live odds for the sliders' settings and the money, this run's and the runs'."""
+    update_counter.get()
+    shown = odds.value
+    fresh = shown is not None and shown.settings == wanted.value
+    solara.HTML(tag="div", unsafe_innerHTML=odds_html(shown, fresh) + money_html(model, shown))
+
+
+@solara.component
+def Stage(model: CommunityBudgetModel, reactive_odds: solara.Reactive[Odds | None]) -> None:
+    """England on a map, and the adoption chart with the odds' fan and the real history."""
+    update_counter.get()
+    odds = reactive_odds.value
+    links, set_links = solara.use_state(False)
+    with solara.Div(classes=["cbsim-stage"]):
+        with solara.Div(classes=["cbsim-panel-map"]):
+            edges = list(model.network.graph.edges()) if links else None
+            solara.HTML(
+                tag="div",
+                classes=["cbsim-map"],
+                unsafe_innerHTML=england_svg(model.council_list, edges),
+            )
+            with solara.Row(classes=["cbsim-map-foot"], style={"align-items": "center"}):
+                solara.HTML(tag="div", unsafe_innerHTML=legend_html(model.council_list))
+                solara.Switch(label="peer links", value=links, on_value=set_links)
+        with solara.Div(classes=["cbsim-panel-adoption"]):
+            fig = adoption_figure(
+                model,
+                title=f"Share developing a community budget, {model.month}",
+                fan=odds.fan if odds is not None else None,
+                events=[e.month for e in EVENTS],
+                size=(6.4, 3.3),
+            )
+            _figure(fig, "cbsim-chart", "share of councils developing a community budget")
+            solara.HTML(tag="div", unsafe_innerHTML=history_html())
+
+
+@solara.component
+def MoreDetail(model: CommunityBudgetModel) -> None:
+    """Below the stage: the departments, the ministerial groups' actions, the incentives."""
+    update_counter.get()
+    with solara.Div(classes=["cbsim-more"]):
+        solara.HTML(
+            tag="div",
+            classes=["cbsim-panel-departments"],
+            unsafe_innerHTML=_titled("Whitehall departments", departments_html(model)),
+        )
+        solara.HTML(
+            tag="div",
+            classes=["cbsim-panel-log"],
+            unsafe_innerHTML=_titled(
+                "Ministerial groups and departments: latest actions", action_log_html(model)
+            ),
+        )
+        solara.HTML(
+            tag="div",
+            classes=["cbsim-panel-incentives"],
+            unsafe_innerHTML=_titled(
+                "Incentives in this run (the sliders apply on Reset)", incentives_html(model)
+            ),
+        )
+
+
+def _titled(title: str, body: str) -> str:
+    return f'<div class="cbsim-panel-title">{title}</div>{body}'
 
 
 @solara.component
@@ -246,27 +271,94 @@ def ScenarioPicker(scenario: solara.Reactive[str], offered: dict[str, str]) -> N
         else:  # redraw the picker, showing the scenario still in use
             set_refused(refused + 1)
 
-    with solara.Sidebar(), solara.Card("Scenario"):
+    with solara.Sidebar(), solara.Card("Scenario", classes=["cbsim-scenario-card"]):
         solara.Select(
             label="scenario", values=list(offered), value=scenario.value, on_value=pick
         ).key(f"scenario-picker-{refused}")
-        solara.Text(offered[scenario.value], style={"font-size": "13px", "color": "#555"})
+        solara.Text(offered[scenario.value], classes=["cbsim-scenario-description"])
 
 
 @solara.component
 def Workshop(scenario: str) -> None:
-    """One scenario's model with SolaraViz's controls (step, play/pause, reset, sliders)."""
+    """One scenario's model: the run controls (step, play/pause, reset, play speed) and the
+    incentives in the sidebar (Mesa's `ModelController` and `ModelCreator`, so Reset is
+    SolaraViz's), the live odds for the incentives as set, and the stage."""
     notice = solara.use_reactive(cast(str | None, None))
     tab = solara.use_memo(lambda: TabMemory(notice), dependencies=[])
     first = solara.use_memo(lambda: WorkshopModel(scenario_name=scenario), dependencies=[])
     model: solara.Reactive[WorkshopModel] = solara.use_reactive(first)
     params = solara.use_memo(lambda: {**model_params(scenario), "tab": tab}, dependencies=[])
+    chosen = solara.use_reactive(cast(dict[str, Any], {}))
+    play_ms = solara.use_reactive(PLAY_INTERVAL_MS)
+    once = solara.use_reactive(1)  # a redraw every month
+    no_threads = solara.use_reactive(False)
+    odds = solara.use_reactive(cast(Odds | None, None))  # read by the panels only, so that
+    wanted = solara.use_reactive(cast(Any, None))  # a slider moved redraws no sidebar
+    with solara.Sidebar():
+        with solara.Card("Run", classes=["cbsim-run"]):
+            ModelController(
+                model,
+                model_parameters=chosen,
+                play_interval=play_ms,
+                render_interval=once,
+                use_threads=no_threads,
+            )
+            solara.SliderFloat(
+                "play speed (seconds a month)",
+                value=play_ms.value / 1000,
+                min=0.1,
+                max=2.0,
+                step=0.1,
+                on_value=lambda s: play_ms.set(int(round(float(s) * 1000))),
+            )
+        with solara.Card("Incentives", classes=["cbsim-controls"]):
+            ModelCreator(model, params, model_parameters=chosen)
     shown = RefusedInput(notice.value) if notice.value else None
     ErrorLine(shown, on_dismiss=lambda: notice.set(None))  # always drawn: the run keeps its place
+    OddsWorker(scenario, params, chosen, odds, wanted)
     Headline(model.value)
-    SolaraViz(
-        model, components=PANELS, model_params=params, name=TITLE, play_interval=PLAY_INTERVAL_MS
-    )
+    OddsAndMoney(model.value, odds, wanted)
+    Stage(model.value, odds)
+    MoreDetail(model.value)
+
+
+@solara.component
+def OddsWorker(
+    scenario: str,
+    params: dict[str, Any],
+    chosen: solara.Reactive[dict[str, Any]],
+    odds: solara.Reactive[Odds | None],
+    wanted: solara.Reactive[Any],
+) -> None:
+    """Computes the odds for the controls as set, in a background thread, whenever they
+    change; a computation overtaken by a newer change is dropped (`ensemble`'s cancel)."""
+    posterior = solara.use_memo(posterior_folder, dependencies=[])
+    settings = odds_settings(scenario, params, chosen.value)
+
+    def compute(cancel: threading.Event) -> Odds | None:
+        return ensemble(scenario, settings, posterior, cancel=cancel)
+
+    result = solara.use_thread(compute, dependencies=[settings], intrusive_cancel=False)
+    solara.use_effect(lambda: wanted.set(settings), [settings])
+
+    def publish() -> None:
+        if result.value is not None:
+            odds.set(result.value)
+
+    solara.use_effect(publish, [result.value])
+    if result.error is not None:
+        log_error(result.error)
+        ErrorLine(result.error)
+
+
+def odds_settings(
+    scenario: str, params: dict[str, Any], chosen: dict[str, Any]
+) -> tuple[tuple[str, Any], ...]:
+    """The incentives the odds are for: the sliders' values (before Reset), each checked as
+    Reset checks it (`accepted_incentives`)."""
+    values = {k: v["value"] for k, v in params.items() if isinstance(v, dict) and "value" in v}
+    values.update(chosen)
+    return settings_key(accepted_incentives(load_scenario(scenario), values))
 
 
 @solara.component
@@ -285,6 +377,7 @@ def Page() -> None:
     # after one render without any Workshop, which clears the sidebar's controls.
     solara.use_effect(lambda: set_shown(scenario.value), [scenario.value])
     solara.Style(STYLE)
+    solara.Title("cbsim workshop")
     if failed is not None:
         ErrorLine(failed)
         return

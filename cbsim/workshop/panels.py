@@ -1,25 +1,20 @@
-"""The workshop view's panels: figures and tables drawn from a running model.
+"""The workshop view's panels: tables and lines drawn from a running model and its odds.
 
-Plain functions of a `CommunityBudgetModel` returning a matplotlib Figure or an HTML string,
+Plain functions of a `CommunityBudgetModel` (and the live `Odds`) returning an HTML string,
 so they can be tested and timed without a browser; `cbsim.workshop.app` puts them on the page.
 """
 
 from __future__ import annotations
 
-import math
-from functools import cache
 from html import escape
-from typing import Any
-
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
+from typing import TYPE_CHECKING, Any
 
 from cbsim.inputs.parameters import Parameter, parameters
-from cbsim.inputs.reference import authorities
-from cbsim.model.agents import COUNCIL_STATES
 from cbsim.model.model import CommunityBudgetModel
-from cbsim.model.network import REGION_CENTRES, map_layout
-from cbsim.outputs.figures import STATE_COLOURS
+from cbsim.workshop.history import EVENTS
+
+if TYPE_CHECKING:
+    from cbsim.workshop.odds import Odds
 
 STANCE_COLOURS = {"withhold": "#8e969d", "align": "#d68910", "pool": "#1e8449"}
 LOG_LINES = 14
@@ -50,89 +45,6 @@ def format_value(p: Parameter, value: Any) -> str:
             return f"£{text}m{p.unit.removeprefix('£m')}"
         return f"{text} {p.unit}"
     return str(value)
-
-
-def council_map_figure(model: CommunityBudgetModel) -> Figure:
-    """The 152 councils at map-like positions by region, on their peer network, coloured by
-    state (none, exploring, developing); pilots ringed; champion links shown when on."""
-    positions = map_layout(authorities())
-    fig = Figure(figsize=(6.2, 4.0), dpi=100)
-    ax = fig.add_axes((0.0, 0.0, 1.0, 0.93))
-    champions = model.lever_on("champions_network")
-    peer, champion = [], []
-    for i, j, kind in model.network.graph.edges(data="kind"):
-        segment = (positions[i], positions[j])
-        if kind == "champion":
-            champion.append(segment)
-        else:
-            peer.append(segment)
-    # each set of links as one polyline broken by NaNs: one SVG path, not a path per link
-    ax.plot(*_polyline(peer), color="#b0b7bd", lw=0.4, alpha=0.6, zorder=1)
-    if champions and champion:
-        ax.plot(*_polyline(champion), color="#1f6f8b", lw=0.5, alpha=0.35, ls="--", zorder=1)
-    councils = model.council_list
-    xy = [positions[c.index] for c in councils]
-    ax.scatter(
-        [p[0] for p in xy],
-        [p[1] for p in xy],
-        s=46,
-        zorder=2,
-        c=[STATE_COLOURS[c.state] for c in councils],
-        edgecolors=["#222222" if c.pilot_area else "white" for c in councils],
-        linewidths=[1.1 if c.pilot_area else 0.5 for c in councils],
-    )
-    for region, (x, top, bottom) in _region_label_anchors().items():
-        below = REGION_CENTRES[region][1] < 0.2  # southern regions: label under the cluster
-        ax.text(
-            x,
-            bottom - 0.012 if below else top + 0.012,
-            region.replace(" and the ", " & "),
-            ha="center",
-            va="top" if below else "bottom",
-            fontsize=8,
-            color="#444444",
-            zorder=3,
-        )
-    counts = {state: 0 for state in COUNCIL_STATES}
-    for c in councils:
-        counts[c.state] += 1
-    handles = [
-        Line2D([], [], ls="", marker="o", ms=7, color=STATE_COLOURS[s], label=f"{s} ({counts[s]})")
-        for s in COUNCIL_STATES
-    ]
-    handles.append(
-        Line2D([], [], ls="", marker="o", ms=7, mfc="white", mec="#222222", label="pilot council")
-    )
-    if champions:
-        handles.append(Line2D([], [], color="#1f6f8b", lw=1, ls="--", label="champion link"))
-    ax.legend(handles=handles, loc="upper left", fontsize=9, frameon=False)
-    ax.set_xlim(-0.32, 1.0)
-    ax.set_ylim(-0.05, 1.03)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.set_title(f"Councils on their peer network, {model.month}", fontsize=11)
-    return fig
-
-
-def _polyline(segments: list) -> tuple[list[float], list[float]]:
-    xs: list[float] = []
-    ys: list[float] = []
-    for (x0, y0), (x1, y1) in segments:
-        xs += (x0, x1, math.nan)
-        ys += (y0, y1, math.nan)
-    return xs, ys
-
-
-@cache
-def _region_label_anchors() -> dict[str, tuple[float, float, float]]:
-    """Per region: x of its centre, and the top and bottom of its cluster of councils."""
-    positions = map_layout(authorities())
-    anchors = {}
-    for region, (x, _y) in REGION_CENTRES.items():
-        ys = [positions[i][1] for i, a in enumerate(authorities()) if a.region == region]
-        if ys:
-            anchors[region] = (x, max(ys), min(ys))
-    return anchors
 
 
 def headline_html(model: CommunityBudgetModel) -> str:
@@ -237,11 +149,114 @@ def incentives_html(model: CommunityBudgetModel) -> str:
     )
 
 
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def odds_html(odds: Odds | None, fresh: bool) -> str:
+    """P(target met) with its 95% interval over the runs for the sliders' settings; marked
+    `computing` while the odds for newly moved sliders are on their way."""
+    state = "ready" if fresh else "computing"
+    if odds is None:
+        return (
+            f'<div class="cbsim-odds" data-state="{state}"><span class="cbsim-odds-label">'
+            "odds with these incentives:</span> computing 100 runs ...</div>"
+        )
+    over = (
+        f"odds over the calibrated posterior: {odds.particles:,} particles"
+        if odds.particles
+        else "with the scenario's other values"
+    )
+    key = escape(repr(odds.settings), quote=True)
+    return (
+        f'<div class="cbsim-odds" data-state="{state}" data-p="{odds.p:.4f}" data-key="{key}">'
+        '<span class="cbsim-odds-label">odds with these incentives:</span> '
+        f'<b class="cbsim-p">P(target met) = {_pct(odds.p)}</b> '
+        f'<span class="cbsim-ci">(95% interval {_pct(odds.low)}&ndash;{_pct(odds.high)})</span> '
+        f'<span class="cbsim-runs">{odds.met} of {odds.runs} runs (seeds 0&ndash;'
+        f"{odds.runs - 1}), {over}</span>"
+        + ("" if fresh else ' <span class="cbsim-updating">updating&hellip;</span>')
+        + "</div>"
+    )
+
+
+def money_html(model: CommunityBudgetModel, odds: Odds | None) -> str:
+    """What the incentives cost the centre: this run so far and to the target date, and the
+    runs' mean to the target date (docs/costs.md)."""
+    target = model.params["timeline.target_date"]
+    so_far = sum(model.costs.run_m.values())
+    to_target = sum(model.costs.to_target_m.values())
+    passed = model.month_index >= model.target_index
+    runs = (
+        f"£{odds.mean_cost_at_target_m:,.1f}m"
+        if odds is not None and odds.mean_cost_at_target_m is not None
+        else "&ndash;"
+    )
+    return (
+        '<div class="cbsim-money"><span class="cbsim-odds-label">cost to the centre:</span> '
+        f'this run <b class="cbsim-cost-now">£{so_far:,.1f}m</b> so far, '
+        f'<b class="cbsim-cost-target">£{to_target:,.1f}m</b> to {target}'
+        f"{'' if passed else ' so far'}; "
+        f'the runs&rsquo; mean to {target} <b class="cbsim-cost-runs">{runs}</b></div>'
+    )
+
+
+def history_html() -> str:
+    """The real events numbered on the adoption chart, one line each."""
+    items = "".join(
+        f'<li data-month="{e.month}" title="{escape(e.source)}"><span class="cbsim-event-n">'
+        f'{n}</span> <span class="when">{e.month}</span> {escape(e.caption)}</li>'
+        for n, e in enumerate(EVENTS, start=1)
+    )
+    return f'<ol class="cbsim-history">{items}</ol>'
+
+
 STYLE = """
-.cbsim-headline { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 22px;
-  font-size: 17px; padding: 6px 4px; }
-.cbsim-headline .cbsim-month { font-size: 30px; font-weight: 700; color: #1f6f8b; }
-.cbsim-headline .cbsim-step, .cbsim-headline .cbsim-scenario { color: #666; font-size: 14px; }
+.cbsim-headline { display: flex; flex-wrap: wrap; align-items: baseline; gap: 0 16px;
+  font-size: 16px; padding: 0 4px; line-height: 1.35; }
+.cbsim-headline .cbsim-month { font-size: 26px; font-weight: 700; color: #1f6f8b; }
+.cbsim-headline .cbsim-step, .cbsim-headline .cbsim-scenario { color: #666; font-size: 13px; }
+.v-application nav.v-navigation-drawer { width: 300px !important; min-width: 300px !important;
+  max-width: 300px !important; }
+.v-navigation-drawer__content > div { padding: 6px !important; }
+.v-application main.solara-content-main { padding-left: 300px !important; }
+.solara-content-main .v-content__wrap > div { padding: 6px 10px !important; }
+.cbsim-no-error { display: none; }
+.cbsim-scenario-description { display: none; }
+.cbsim-scenario-card .v-input { margin-top: 0 !important; padding-top: 0 !important; }
+.cbsim-scenario-card .v-messages { display: none; }
+.v-application .cbsim-controls .v-input--selection-controls { margin: 0 !important;
+  padding: 0 !important; }
+.cbsim-controls .v-input--selection-controls .v-input__control { height: 28px; }
+.cbsim-odds, .cbsim-money { font-size: 14.5px; padding: 0 4px; line-height: 1.4; }
+.cbsim-odds .cbsim-p { font-size: 18px; color: #1f4e79; }
+.cbsim-odds[data-state="computing"] .cbsim-p { color: #8a9aa8; }
+.cbsim-odds-label { color: #555; }
+.cbsim-runs, .cbsim-updating { color: #666; font-size: 13px; }
+.cbsim-stage { display: grid; grid-template-columns: minmax(0, 0.82fr) minmax(0, 1.18fr);
+  gap: 6px; height: calc(100vh - 232px); min-height: 330px; margin-top: 2px; }
+.cbsim-panel-map, .cbsim-panel-adoption { display: flex; flex-direction: column; min-height: 0; }
+.cbsim-map { flex: 1 1 auto; min-height: 0; }
+.cbsim-england { width: 100%; height: 100%; display: block; }
+.cbsim-map-foot { flex: 0 0 auto; margin: 0 !important; gap: 8px; flex-wrap: nowrap; }
+.cbsim-map-foot .v-input { margin: 0; padding: 0; }
+.cbsim-map-foot .v-messages { display: none; }
+.cbsim-legend { display: flex; flex-wrap: wrap; gap: 2px 10px; font-size: 12px; }
+.cbsim-dot { display: inline-block; width: 11px; height: 11px; border-radius: 50%;
+  margin-right: 3px; vertical-align: -1px; border: 1px solid #fff; }
+.cbsim-dot.cbsim-pilot { border: 2px solid #111; background: #c9ced3; }
+.cbsim-dot.cbsim-tp { background: radial-gradient(#111 30%, #c9ced3 34%); }
+.cbsim-chart { flex: 1 1 auto; min-height: 0; }
+.cbsim-chart .cbsim-figure { width: 100%; height: 100%; object-fit: contain; }
+.cbsim-history { list-style: none; padding: 0 !important; margin: 0; font-size: 12.5px;
+  columns: 2; column-gap: 14px; flex: 0 0 auto; }
+.cbsim-history li { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.cbsim-history .when { color: #7d3c98; font-weight: 600; font-variant-numeric: tabular-nums; }
+.cbsim-event-n { display: inline-block; width: 16px; height: 16px; border-radius: 50%;
+  background: #7d3c98; color: white; font-size: 10px; font-weight: 700; text-align: center;
+  line-height: 16px; }
+.cbsim-more { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr));
+  gap: 12px; margin-top: 16px; }
 .cbsim-table { border-collapse: collapse; width: 100%; font-size: 13px; }
 .cbsim-table th { text-align: left; border-bottom: 1px solid #999; padding: 2px 6px; }
 .cbsim-table td { border-bottom: 1px solid #e3e3e3; padding: 2px 6px; vertical-align: top; }
@@ -255,7 +270,24 @@ STYLE = """
 .cbsim-log li.dept { color: #555; }
 .cbsim-log .when { font-variant-numeric: tabular-nums; color: #1f6f8b; font-weight: 600; }
 .cbsim-note { color: #666; font-size: 12px; margin: 4px 0 0 0; }
-.cbsim-figure { display: block; width: 100%; height: auto; max-height: 385px;
-  object-fit: contain; margin: 0 auto; }
 .cbsim-panel-title { font-weight: 700; font-size: 15px; margin-bottom: 4px; }
+/* the sidebar, compact enough for a projector's 720 lines */
+.v-application .cbsim-run, .v-application .cbsim-controls, .v-application .cbsim-scenario-card
+  { margin: 0 0 6px 0 !important; padding: 2px 8px !important; }
+.cbsim-run .v-card__title, .cbsim-controls .v-card__title, .cbsim-scenario-card .v-card__title
+  { font-size: 15px !important; padding: 2px 0 !important; }
+.cbsim-controls .v-input, .cbsim-run .v-input { margin-top: 0 !important;
+  padding-top: 0 !important; }
+.cbsim-controls .v-messages, .cbsim-run .v-messages { display: none; }
+.cbsim-controls .v-input__slot, .cbsim-run .v-input__slot { margin-bottom: 0 !important; }
+.cbsim-controls .v-label, .cbsim-run .v-label { font-size: 13px !important; }
+.cbsim-controls .v-input--selection-controls { margin: 0 !important; }
+.cbsim-controls .v-text-field { padding-top: 2px !important; }
+.cbsim-controls .v-input--checkbox, .cbsim-controls .v-input--switch { height: 24px; }
+.cbsim-controls .v-input--selection-controls .v-input__slot { margin: 0 !important; }
+.cbsim-controls .v-slider { min-height: 26px; }
+.cbsim-controls .v-input__slot { min-height: 0 !important; }
+.cbsim-controls .v-select__selections input { display: none; }
+.cbsim-controls .v-text-field input { padding: 2px 0 !important; }
+.cbsim-controls > div, .cbsim-controls .v-card__text { padding: 0 !important; }
 """

@@ -22,6 +22,7 @@ from cbsim.inputs.scenario import load_scenario, resolve_scenario_path, scenario
 
 APP_MODULE = "cbsim.workshop.app"
 SCENARIO_ENV = "CBSIM_SCENARIO"  # the scenario the page opens with (name or absolute path)
+POSTERIOR_ENV = "CBSIM_POSTERIOR"  # the calibration folder the odds are drawn over (optional)
 ASSET_MARK = ".cbsim-npm-pack"  # written by scripts/setup_browser.sh into each complete package
 _ASSET_SPEC = re.compile(r"/((?:@[a-z0-9][\w.-]*/)?[a-z0-9][\w.-]*@\d[\w.+-]*)/")
 
@@ -108,13 +109,25 @@ def server_command(host: str, port: int) -> list[str]:
     ]
 
 
-def server_environment(scenario: str) -> dict[str, str]:
-    """The server's environment: the scenario to open with, and no telemetry calls home
-    (the venue may have no internet)."""
+def server_environment(scenario: str, posterior: str | None = None) -> dict[str, str]:
+    """The server's environment: the scenario to open with, the posterior the odds are
+    drawn over (if any), no telemetry calling home (the venue may have no internet) and no
+    "runs on Solara" banner over the page."""
     env = dict(os.environ)
     env[SCENARIO_ENV] = scenario
+    env.pop(POSTERIOR_ENV, None)
+    if posterior is not None:
+        env[POSTERIOR_ENV] = posterior
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    env["SOLARA_THEME_SHOW_BANNER"] = "False"
     return env
+
+
+def hide_solara_banner() -> None:
+    """No "This website runs on Solara" banner (it sits over the page's bottom right)."""
+    from solara.server import settings
+
+    settings.theme.show_banner = False
 
 
 PORT_RANGE = "1-65535, or 0 for any free port"
@@ -150,19 +163,32 @@ class Launch:
     warnings: list[str] = field(default_factory=list)  # each one line
 
 
-def prepare(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int = 8765) -> Launch:
-    """Check the scenario and the address, and say how the view will be served.
+def prepare(
+    scenario: str = "baseline_2011",
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    posterior: str | os.PathLike[str] | None = None,
+) -> Launch:
+    """Check the scenario, the posterior (if given) and the address, and say how the view
+    will be served.
 
     Binds 127.0.0.1 unless told otherwise, and warns when told to bind another address
     (anyone who can reach it can then run models on this machine), or when the page's
     front-end packages are not cached (it then needs internet access).
     """
     spec = load_scenario(scenario)  # a bad name or file fails here, with one line
+    folder = None
+    if posterior is not None:
+        from cbsim.calibrate.posterior import Posterior
+
+        drawn = Posterior.load(posterior)  # a bad folder fails here, with one line
+        folder = str(drawn.folder)
     path = resolve_scenario_path(scenario).resolve()
     opens = path.stem if path.parent == scenario_dir().resolve() else str(path)
     port = _check_port_free(host, port)  # 0: the free port picked
     shown = f"[{host}]" if ":" in host else host
-    status = f"cbsim viz: scenario {spec.name} at http://{shown}:{port}/ (Ctrl-C to stop)"
+    over = f", odds over the posterior in {folder} ({len(drawn)} particles)" if folder else ""
+    status = f"cbsim viz: scenario {spec.name}{over} at http://{shown}:{port}/ (Ctrl-C to stop)"
     warnings = []
     missing = missing_solara_assets()
     if missing:
@@ -176,7 +202,8 @@ def prepare(scenario: str = "baseline_2011", host: str = "127.0.0.1", port: int 
             f"cbsim viz: warning: listening on {host}, not 127.0.0.1: anyone who can "
             "reach this address can open the page and run models on this machine"
         )
-    return Launch(server_command(host, port), server_environment(opens), status, warnings)
+    env = server_environment(opens, folder)
+    return Launch(server_command(host, port), env, status, warnings)
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
