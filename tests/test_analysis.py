@@ -63,7 +63,11 @@ def fake_sweep(tmp_path: Path, text: str, outcome) -> Path:
             )
     out = tmp_path / "sweep"
     (out / "runs").mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(rows), out / "runs" / "part-000000000-test.parquet")
+    table = pa.Table.from_pylist(rows)
+    where = table.schema.get_field_index("error")
+    table = table.set_column(where, "error", table.column("error").cast(pa.string()))
+    pq.write_table(table, out / "runs" / "part-000000000-test.parquet")
+    columns = [[field.name, str(field.type)] for field in table.schema]
     pq.write_table(
         pa.table(
             {
@@ -73,7 +77,7 @@ def fake_sweep(tmp_path: Path, text: str, outcome) -> Path:
         ),
         out / "design.parquet",
     )
-    manifest = new_manifest(exp, exp.base_scenario(), "test", [], len(design))
+    manifest = new_manifest(exp, exp.base_scenario(), "test", columns, len(design))
     manifest.status = "complete"
     manifest.runs = RunCounts(
         planned=len(rows),
@@ -85,6 +89,12 @@ def fake_sweep(tmp_path: Path, text: str, outcome) -> Path:
 
 
 HEAD = 'scenario = "baseline_2011"\nseed = 5\n'
+
+
+def rewrite_part(part: Path, runs: pd.DataFrame) -> None:
+    """Write `runs` over a part file, keeping its columns' types (as `cbsim sweep` would)."""
+    schema = pq.read_schema(part).remove_metadata()
+    pq.write_table(pa.Table.from_pandas(runs, schema=schema, preserve_index=False), part)
 
 
 # ------------------------------------------------------------------ P(target) and share
@@ -202,7 +212,7 @@ def test_sobol_needs_every_design_point(tmp_path):
     out = fake_sweep(tmp_path, SALTELLI, lambda v, raw, r: (True, v["council.virtual_value"], None))
     part = out / "runs" / "part-000000000-test.parquet"
     runs = pd.read_parquet(part)
-    runs[runs["run_id"] != 17].to_parquet(part, index=False)
+    rewrite_part(part, runs[runs["run_id"] != 17])
     report = analyse(out).read_text()
     assert "The sweep is incomplete" in report
     assert "Not computed: needs every one of the 1,280 design points" in report

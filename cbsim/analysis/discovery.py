@@ -115,7 +115,8 @@ def prim_table(boxes: list[Box]) -> pd.DataFrame:
 
 
 def _prim_inputs(ok: pd.DataFrame, varying: list[str]) -> pd.DataFrame:
-    """The varying factors of the runs, categorical ones (booleans, text) as text levels."""
+    """The varying factors of the runs: categorical ones (booleans, text) as text levels,
+    numeric ones as floats (PRIM pastes fractional limits, also on whole-number factors)."""
     x = ok[varying].reset_index(drop=True).copy()
     for name in varying:
         if (
@@ -124,6 +125,8 @@ def _prim_inputs(ok: pd.DataFrame, varying: list[str]) -> pd.DataFrame:
             or str(x[name].dtype) in ("str", "string")
         ):
             x[name] = x[name].map(level_text).astype(object)
+        else:
+            x[name] = x[name].astype(float)
     return x
 
 

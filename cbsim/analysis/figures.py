@@ -102,8 +102,10 @@ def points_figure(points: pd.DataFrame) -> Figure:
 
 
 def _tick(level: object) -> str:
-    """A grid level as a tick label: booleans as in TOML, numbers to 4 significant figures."""
-    return level_text(level) if isinstance(level, bool) else num(level)
+    """A grid level as a tick label: numbers to 4 significant figures; booleans as in TOML,
+    stances, months and other text as they are."""
+    numeric = isinstance(level, int | float | np.number) and not isinstance(level, bool | np.bool_)
+    return num(level) if numeric else level_text(level)
 
 
 def _indices_shown(method: str) -> tuple[str, str | None]:

@@ -20,11 +20,11 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
-from matplotlib.figure import Figure
 
 from cbsim.analysis.discovery import prim_boxes, prim_table
 from cbsim.analysis.figures import heatmap_figure, points_figure, sensitivity_figure
-from cbsim.analysis.sensitivity import sensitivity
+from cbsim.analysis.sensitivity import WARNING, sensitivity
+from cbsim.analysis.staging import REPORT, ReportFiles
 from cbsim.analysis.statistics import design_points, mean_interval, wilson_interval
 from cbsim.analysis.sweep_data import Sweep, load_sweep
 from cbsim.analysis.text import (
@@ -38,19 +38,7 @@ from cbsim.analysis.text import (
     target_text,
     value_text,
 )
-from cbsim.inputs.errors import CbsimError
-from cbsim.inputs.fileio import atomic_write_bytes
-from cbsim.outputs.figures import figure_png, plt
 
-OUTPUTS = (
-    "design_points.csv",
-    "sensitivity.csv",
-    "prim_boxes.csv",
-    "design_points.png",
-    "p_target_heatmap.png",
-    "sensitivity.png",
-    "prim_tradeoff.png",
-)  # and report.md
 FILES_SECTION = [
     "",
     "## Files",
@@ -61,57 +49,25 @@ FILES_SECTION = [
 ]
 
 
-class _Outputs:
-    """The report's files as they are made: CSVs written at once, figures kept until the
-    end, and the names written (a file of an earlier report that this one lacks is removed)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.figures: dict[str, Figure] = {}  # written last, once the tables are
-        self.written: set[str] = set()
-
-    def csv(self, name: str, frame: pd.DataFrame) -> None:
-        self.write(name, frame.to_csv(index=False).encode("utf-8"))
-
-    def write(self, name: str, data: bytes) -> None:
-        """Write one file atomically; a failure is one error line (the runs are kept)."""
-        path = self.folder / name
-        try:
-            atomic_write_bytes(path, data)
-        except OSError as exc:
-            plt.close("all")
-            raise CbsimError(
-                f"{path}: cannot write the report ({exc.strerror or exc}); the "
-                "sweep's runs are untouched"
-            ) from None
-        self.written.add(name)
-
-    def remove_stale(self) -> None:
-        for name in OUTPUTS:
-            if name not in self.written:
-                (self.folder / name).unlink(missing_ok=True)
-
-
 def analyse(directory: str | os.PathLike) -> Path:
-    """Write report.md, CSV tables and PNG figures into the sweep folder; return the report."""
+    """Write report.md, CSV tables and PNG figures into the sweep folder, as a whole (an
+    analysis that fails leaves the previous one); return the report's path."""
     sweep = load_sweep(directory)
-    outputs = _Outputs(sweep.path)
-    points = design_points(sweep.runs, sweep.factors)
-    outputs.csv("design_points.csv", points)
-    lines = _header_lines(sweep)
-    lines += _target_lines(sweep)
-    lines += points_lines(points, sweep.factors)
-    outputs.figures["design_points.png"] = points_figure(points)
-    lines += ["", "![P(target met) by design point](design_points.png)"]
-    lines += _heatmap_lines(sweep, points, outputs)
-    lines += _sensitivity_lines(sweep, points, outputs)
-    lines += _discovery_lines(sweep, outputs)
-    for name, fig in outputs.figures.items():
-        outputs.write(name, figure_png(fig))
-    lines += FILES_SECTION
-    outputs.write("report.md", ("\n".join(lines) + "\n").encode("utf-8"))  # last: all it shows
-    outputs.remove_stale()
-    return sweep.path / "report.md"
+    with ReportFiles(sweep.path) as outputs:
+        points = design_points(sweep.runs, sweep.factors)
+        outputs.csv("design_points.csv", points)
+        lines = _header_lines(sweep)
+        lines += _target_lines(sweep)
+        lines += points_lines(points, sweep.factors)
+        outputs.figures["design_points.png"] = points_figure(points)
+        lines += ["", "![P(target met) by design point](design_points.png)"]
+        lines += _heatmap_lines(sweep, points, outputs)
+        lines += _sensitivity_lines(sweep, points, outputs)
+        lines += _discovery_lines(sweep, outputs)
+        outputs.write_figures()
+        lines += FILES_SECTION
+        outputs.write(REPORT, ("\n".join(lines) + "\n").encode("utf-8"))
+        return outputs.commit()
 
 
 def _header_lines(sweep: Sweep) -> list[str]:
@@ -165,7 +121,7 @@ def _target_lines(sweep: Sweep) -> list[str]:
     ]
 
 
-def _heatmap_lines(sweep: Sweep, points: pd.DataFrame, outputs: _Outputs) -> list[str]:
+def _heatmap_lines(sweep: Sweep, points: pd.DataFrame, outputs: ReportFiles) -> list[str]:
     """For a grid with two or more varying factors: P(target met) over the first two."""
     if sweep.method != "grid":
         return []
@@ -187,10 +143,12 @@ def _heatmap_lines(sweep: Sweep, points: pd.DataFrame, outputs: _Outputs) -> lis
     ]
 
 
-def _sensitivity_lines(sweep: Sweep, points: pd.DataFrame, outputs: _Outputs) -> list[str]:
+def _sensitivity_lines(sweep: Sweep, points: pd.DataFrame, outputs: ReportFiles) -> list[str]:
     table, note = sensitivity(sweep, points)
     lines = ["", "## Sensitivity", ""]
     if table is None:
+        if note.startswith(WARNING):
+            return lines + [f"**Warning:** not computed: {note.removeprefix(WARNING)}."]
         return lines + [f"Not computed: {note}."]
     outputs.csv("sensitivity.csv", table)
     lines += [note + ".", ""] + sensitivity_lines(table, sweep.method)
@@ -200,7 +158,7 @@ def _sensitivity_lines(sweep: Sweep, points: pd.DataFrame, outputs: _Outputs) ->
     return lines
 
 
-def _discovery_lines(sweep: Sweep, outputs: _Outputs) -> list[str]:
+def _discovery_lines(sweep: Sweep, outputs: ReportFiles) -> list[str]:
     boxes, first = prim_boxes(sweep.runs, sweep.factors)
     lines = ["", "## Scenario discovery (PRIM)", ""]
     if not boxes:

@@ -32,13 +32,19 @@ NOTES = {  # sampler method: how its indices are computed (a sentence of the rep
 }
 
 Rows = list[dict[str, Any]]
+WARNING = "warning: "  # a note that starts so is a warning line of the report
+RBD_FAST_HARMONICS = 10  # SALib's default M
+RBD_FAST_MIN_POINTS = 2 * RBD_FAST_HARMONICS + 1
+SALIB_NAMES = (("saltelli", "Sobol' analysis"), ("morris", "Morris analysis"), ("lhs", "RBD-FAST"))
 
 
 def sensitivity(sweep: Sweep, points: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     """Sensitivity indices of P(target met) and mean share to each factor, and a note.
 
     The table has one row per outcome and factor (indices left empty for an outcome that
-    does not vary); it is None, and the note says why, when a sampled design is incomplete.
+    does not vary); it is None, and the note says why, when a sampled design is incomplete,
+    when a Latin hypercube has too few points for RBD-FAST (`RBD_FAST_MIN_POINTS`), or when
+    SALib fails on the design (the last two notes start with `WARNING`).
     """
     method, manifest = sweep.method, sweep.manifest
     planned = manifest.design_points
@@ -48,6 +54,12 @@ def sensitivity(sweep: Sweep, points: pd.DataFrame) -> tuple[pd.DataFrame | None
                 f"needs every one of the {planned:,} design points with at least "
                 "one finished run; resume the sweep first"
             )
+    if method == "lhs" and len(points) < RBD_FAST_MIN_POINTS:
+        return None, (
+            f"{WARNING}RBD-FAST needs at least {RBD_FAST_MIN_POINTS} design points "
+            f"(twice its {RBD_FAST_HARMONICS} harmonics, and one), this sweep has "
+            f"{len(points):,}: indices from fewer would mean nothing"
+        )
     rows: Rows = []
     for key, label in OUTCOMES:
         y = points.sort_values("design_point")[key].to_numpy(dtype=float)
@@ -57,7 +69,14 @@ def sensitivity(sweep: Sweep, points: pd.DataFrame) -> tuple[pd.DataFrame | None
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rows += _indices(method, sweep, points, y, label)
+            try:
+                rows += _indices(method, sweep, points, y, label)
+            except (ArithmeticError, ValueError, IndexError, np.linalg.LinAlgError) as exc:
+                name = dict(SALIB_NAMES).get(method, method)
+                return None, (
+                    f"{WARNING}{name} failed on this design "
+                    f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
+                )
     return pd.DataFrame(rows), NOTES[method]
 
 
@@ -116,7 +135,7 @@ def _rbd_fast(sweep: Sweep, y: np.ndarray, label: str) -> Rows:
 
     problem, seed = sweep.manifest.problem, sweep.manifest.master_seed
     x = _design_matrix(sweep)
-    res = rbd_fast.analyze(problem, x, y, conf_level=CONFIDENCE, seed=seed)
+    res = rbd_fast.analyze(problem, x, y, M=RBD_FAST_HARMONICS, conf_level=CONFIDENCE, seed=seed)
     return [
         {"outcome": label, "factor": n, "S1": res["S1"][i], "S1_conf": res["S1_conf"][i]}
         for i, n in enumerate(sweep.factors)
