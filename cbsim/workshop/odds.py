@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from cbsim.inputs.scenario import load_scenario
 from cbsim.model.kernel import Programme
 from cbsim.workshop.server import POSTERIOR_ENV
 
@@ -82,12 +83,13 @@ def run_chunk(
     """Run `seeds` (in a worker process, or here): the share month by month of each run,
     how many met the target, and their central costs to the target date."""
     drawn = load_posterior(posterior) if posterior else None
+    spec = load_scenario(scenario)  # read once, not once a run
     shares: list[list[float]] = []
     costs: list[float] = []
     met = 0
     for seed in seeds:
         values = {**(drawn.draw(seed) if drawn is not None else {}), **dict(settings)}
-        run = Programme(scenario, rng=seed, **values)
+        run = Programme(spec, rng=seed, **values)
         run.run_to_end()
         out = run.outcomes()
         shares.append(list(run.series()["share_developing"]))
