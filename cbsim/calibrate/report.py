@@ -148,6 +148,7 @@ def _pairs(cal: Calibration, table: pd.DataFrame) -> Any:
             if j == 0 and i > 0:
                 ax.set_ylabel(y, fontsize=7)
     figure.suptitle(f"{cal.name}: posterior, every pair (point size = weight)")
+    figure.tight_layout()
     return figure
 
 

@@ -242,14 +242,17 @@ def _dask_client(scheduler: str, workers: int | None) -> tuple[Any, Any]:
 # ------------------------------------------------------------------------ the run
 @contextmanager
 def _quiet_pyabc() -> Iterator[None]:
-    """pyabc logs every generation on stderr; the calibration reports through its callback."""
-    logger = logging.getLogger("ABC")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
+    """pyabc logs every generation on stderr, and Dask's nannies warn when they stop a busy
+    worker at the end; the calibration reports through its callback instead."""
+    loggers = {"ABC": logging.WARNING, "distributed": logging.ERROR}
+    levels = {name: logging.getLogger(name).level for name in loggers}
+    for name, level in loggers.items():
+        logging.getLogger(name).setLevel(level)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def _calibrate(
@@ -275,14 +278,14 @@ def _calibrate(
         population_size=cal.population,
         sampler=sampler,
     )
-    clock = perf_counter()
+    clock, cpu = perf_counter(), _cpu_seconds()
     before = _evaluations(manifest)
     try:
         t0 = _open_history(abc, out, manifest)
         fs.write_manifest(out, manifest)
         reason = _generations(abc, cal, out, manifest, t0, progress)
         ran = len(manifest["generations"]) - t0
-        seconds = perf_counter() - clock
+        seconds, cpu = perf_counter() - clock, _cpu_seconds() - cpu
         if not manifest["generations"]:
             raise CbsimError(f"{cal.name}: no generation was completed ({reason})")
         validation = _finish(abc, cal, out, manifest, reason)
@@ -297,7 +300,7 @@ def _calibrate(
             abc.history.done()
         sampler.stop()
     simulations = (_evaluations(manifest) - before) * model.simulations
-    session.update(seconds=round(seconds, 3), simulations=simulations)
+    session.update(seconds=round(seconds, 3), cpu_seconds=round(cpu, 3), simulations=simulations)
     _close(out, manifest, session, "done")
     return CalibrationSummary(
         cal.name,
@@ -310,6 +313,17 @@ def _calibrate(
         engine,
         validation=validation,
     )
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished child processes (pyabc's local workers
+    are joined after every generation), user and system."""
+    import resource
+
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _open_history(abc: Any, out: Path, manifest: dict[str, Any]) -> int:
