@@ -397,3 +397,24 @@ def test_missing_or_damaged_posterior_is_one_line(tmp_path, capsys):
     assert not out.exists()
     with pytest.raises(InputError):
         Posterior.load(empty)
+
+
+def test_interrupted_while_writing_the_outputs_resume_only_writes_them(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    path = write(tmp_path)
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        patch.setattr(report_module, "predictive_check", interrupted)
+        with pytest.raises(CalibrationInterrupted):
+            run_calibration(path, out, workers=1)
+    assert not (out / "posterior.parquet").exists()
+    generations = json.loads((out / "manifest.json").read_text())["generations"]
+    seen: list[str] = []
+    summary = run_calibration(
+        path, out, workers=1, resume=True, progress=lambda p: seen.append(p.phase)
+    )
+    assert summary.ran == 0 and not seen  # epsilon had reached 0: nothing left to sample
+    assert json.loads((out / "manifest.json").read_text())["generations"] == generations
+    assert (out / "posterior.parquet").exists()

@@ -352,6 +352,8 @@ def _generations(
     remaining = cal.max_generations - t0
     if remaining <= 0:
         return "max_generations reached"
+    if manifest["generations"] and manifest["generations"][-1]["epsilon"] <= 0:
+        return _stop_reason(0.0, t0 - 1, 1.0, cal)  # stopped there, then interrupted later
     _seed_generation(cal.seed, -1)
     if t0 == 0:
         progress(Progress("prior", 1, cal.max_generations))
