@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 from sweep_designs import experiment_text, longer
 
-import cbsim.analysis.report as analysis_module
+import cbsim.analysis.staging as analysis_module
 import cbsim.inputs.fileio as fileio
 from cbsim.cli import main
 from cbsim.inputs.experiment import run_seed
@@ -421,6 +421,10 @@ def analysed(small, tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("at", ["first", "middle", "last"])
 def test_analyse_killed_mid_write_leaves_only_whole_files(analysed, tmp_path, at):
+    """The analysis is staged in a hidden folder inside the sweep folder and moved into
+    place at the end: killed while writing its nth file, it leaves no new visible file, and
+    in the staging folder the n - 1 files before, whole, and the nth under a hidden name.
+    The next `cbsim analyse` removes the staging folder and writes the whole report."""
     swept, written = analysed
     assert "report.md" in written and len(written) >= 5
     n = {"first": 1, "middle": len(written) // 2, "last": len(written)}[at]
@@ -429,15 +433,19 @@ def test_analyse_killed_mid_write_leaves_only_whole_files(analysed, tmp_path, at
     before = {p.name for p in folder.iterdir()}
     killed = cbsim("analyse", str(folder), kill_at_write=str(n))
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    new = {p.name for p in folder.iterdir()} - before
-    half = [name for name in new if name.startswith(".") and name.endswith(".tmp")]
+    new = [folder / name for name in {p.name for p in folder.iterdir()} - before]
+    assert len(new) == 1 and new[0].is_dir(), new  # the staging folder, hidden
+    assert new[0].name.startswith(".") and new[0].name.endswith(".tmp")
+    staged = {p.name for p in new[0].iterdir()}
+    half = [name for name in staged if name.startswith(".") and name.endswith(".tmp")]
     assert len(half) == 1  # the file being written when the process died, under a hidden name
-    visible = new - set(half)
-    assert len(visible) == n - 1 and "report.md" not in visible
-    for name in visible:  # every file a reader can see is whole
-        assert (folder / name).read_bytes() == written[name], name
+    whole = staged - set(half)
+    assert len(whole) == n - 1 and "report.md" not in whole
+    for name in whole:  # every file written before is whole
+        assert (new[0] / name).read_bytes() == written[name], name
     assert cbsim("analyse", str(folder)).returncode == 0
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in written} == written
+    assert {p.name for p in folder.iterdir()} == before | set(written)  # no staging left
 
 
 # ------------------------------------------------------------------ full or read-only disks
@@ -495,7 +503,7 @@ def test_write_failure_in_analyse_is_one_line(analysed, tmp_path, monkeypatch, c
     fail_writes_after(monkeypatch, 2, errno.ENOSPC)
     assert main(["analyse", str(folder)]) == 2
     err = one_line(capsys.readouterr().err)
-    assert "No space left on device" in err and "runs are untouched" in err
+    assert "No space left on device" in err and "are untouched" in err
     assert not (folder / "report.md").exists()
 
 
