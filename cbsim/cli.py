@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from cbsim.inputs.errors import CbsimError
+from cbsim.sweep import options as sweep_options
 
 EXIT_INPUT = 2
 
@@ -85,15 +86,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser("sweep", help="run an experiment (many scenarios x seeds)")
     sweep.add_argument("experiment", metavar="EXPERIMENT", help="experiment name or TOML path")
-    sweep.add_argument("--out", metavar="DIR", help="output folder (default sweeps/EXPERIMENT)")
     sweep.add_argument(
-        "--workers", type=int, default=None, help="local processes (default: all cores)"
+        "--out", metavar="DIR", help="new or empty folder (default sweeps/EXPERIMENT)"
     )
     sweep.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="Dask scheduler address (tcp://host:8786), or 'local' for a LocalCluster",
+        "--workers", type=sweep_options.workers_arg, metavar="N", help=sweep_options.WORKERS_HELP
     )
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help=sweep_options.SCHEDULER_HELP)
     sweep.add_argument("--resume", action="store_true", help="finish only the missing runs")
     sweep.set_defaults(handler=_sweep)
 
@@ -258,8 +257,10 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from cbsim.sweep.interrupts import stop_once_until_exit
     from cbsim.sweep.run import run_sweep
 
+    stop_once_until_exit()  # a second Ctrl-C cannot cut short the sweep's finishing
     summary = run_sweep(
         args.experiment,
         out=args.out,

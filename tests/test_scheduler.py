@@ -12,7 +12,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
-from cbsim.sweep.scheduler import Batch, BatchScheduler, PoolKeepsBreaking
+from cbsim.sweep.options import useful_workers
+from cbsim.sweep.scheduler import Batch, BatchScheduler, PoolKeepsBreaking, Unsent
 from cbsim.sweep.spec import (
     ALONE_ATTEMPTS,
     BATCH_ATTEMPTS,
@@ -21,7 +22,6 @@ from cbsim.sweep.spec import (
     MIN_BATCH,
     WORKER_DIED,
     RunResult,
-    Unsent,
 )
 
 
@@ -322,3 +322,18 @@ def test_two_culprits_in_a_pool_are_both_found():
         assert sorted(i for i, (_, error) in rows.items() if error) == [5, 17]
         assert sorted(scheduler.died_alone) == [5, 17]
     assert finished >= 10
+
+
+@pytest.mark.parametrize("batch_size", [None, 1, 3, 50])
+def test_there_are_at_least_as_many_batches_as_the_workers_started(batch_size):
+    """`useful_workers` (how many pool processes a sweep starts) never exceeds the number of
+    batches the scheduler makes for them, so no process is started for nothing."""
+    for runs in (1, 2, 5, 6, 17, 100, 999, 4_001, 50_000):
+        for asked in (1, 2, 3, 8, 64, 256):
+            workers = useful_workers(runs, asked, batch_size)
+            assert 1 <= workers <= min(asked, runs)
+            scheduler = BatchScheduler(range(runs), workers, batch_size)
+            batches = 0
+            while scheduler._fresh() is not None:
+                batches += 1
+            assert batches >= workers, (runs, asked, batch_size)

@@ -23,8 +23,9 @@ import cbsim.sweep.run as sweep_module
 from cbsim.cli import main
 from cbsim.inputs.errors import CbsimError, InputError
 from cbsim.inputs.experiment import load_experiment, run_seed
-from cbsim.sweep import engines, spec, store
+from cbsim.sweep import engines, spec
 from cbsim.sweep.engines import SerialEngine
+from cbsim.sweep.folder import lock_folder
 from cbsim.sweep.run import run_sweep
 
 TINY = experiment_text(replicates=3, seed=99)  # 12 runs
@@ -273,7 +274,7 @@ FORK_CHECK = r"""
 import json, os, signal, sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from cbsim.sweep import engines, store
+from cbsim.sweep import engines, folder
 from cbsim.inputs.experiment import load_experiment
 
 def open_files():
@@ -285,7 +286,7 @@ def handlers():
 
 experiment, out = sys.argv[1], Path(sys.argv[2])
 scenario = load_experiment(experiment).base_scenario()
-lock = store.lock_folder(out)
+lock = folder.lock_folder(out)
 lock_file = os.readlink(f"/proc/self/fd/{lock.fileno()}")
 signal.signal(signal.SIGTERM, lambda *args: None)
 signal.signal(signal.SIGUSR1, lambda *args: None)
@@ -588,7 +589,7 @@ def test_a_killed_sweep_leaves_no_worker_and_no_lock_behind(tmp_path):
                 ], worker
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
-            store.lock_folder(out).close()  # at once: nobody holds it
+            lock_folder(out).close()  # at once: nobody holds it
             deadline = time.monotonic() + 10
             while any(alive(w) for w in workers):
                 assert time.monotonic() < deadline, "workers outlived the sweep"

@@ -1,18 +1,19 @@
-"""Where batches run: in this process, a local process pool, or a Dask cluster.
+"""Where batches run: in this process or a local process pool (a Dask cluster: `dask_engine`).
 
 All three sit behind one small interface (`Engine`: `submit` a batch, `wait` for the first
 finished ones), so the sweep has one code path. The worker side is here too: `run_batch`
-runs a batch of runs with a pre-loaded scenario, and `_init_worker` prepares a pool worker.
+runs a batch of runs with a pre-loaded scenario, `_init_worker` prepares a pool worker, and
+`worker_probe` checks a Dask worker.
 
 Fork safety (the pool forks its workers on Linux): the sweep process must have no other
 thread when it forks, so Arrow's allocator settings are made before pyarrow loads (see
 `cbsim.sweep.store`), the progress bar has no monitor thread, part files are read in this
 thread, and a broken pool's threads are joined, and gone, before the next pool forks. A
 forked worker resets the parent's signal handlers, closes its copies of the parent's folder
-locks and dies with its parent.
+locks and dies with its parent; it is forked with the signals this process handles blocked,
+and unblocks them once it has reset their handlers.
 
-This module imports no pyarrow, pandas or Dask (Dask only when a Dask engine is made): a
-worker needs only the model's kernel.
+This module imports no pyarrow, pandas or Dask: a worker needs only the model's kernel.
 """
 
 from __future__ import annotations
@@ -21,22 +22,24 @@ import concurrent.futures as cf
 import contextlib
 import gc
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from cbsim.inputs.errors import CbsimError
 from cbsim.inputs.scenario import Scenario
 from cbsim.model.simulate import simulate
 from cbsim.sweep.spec import MAX_ERROR, RunResult, RunSpec
 
 PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
+STOP_TIMEOUT_S = 10.0  # terminated pool workers have this long to end before SIGKILL
 
 
 # ------------------------------------------------------------------------ worker side
@@ -61,14 +64,19 @@ def close_in_workers(handle: IO[bytes]) -> None:
     _HELD_LOCKS.add(handle)
 
 
-def _init_worker(scenario: Scenario, parent: int | None = None) -> None:
+def _init_worker(
+    scenario: Scenario, parent: int | None = None, blocked: frozenset[int] = frozenset()
+) -> None:
     """Process-pool initializer: keep the scenario; signals and locks are the parent's business.
 
     A forked worker starts with the parent's signal handlers and open files: Ctrl-C is
     ignored (the parent stops the pool), SIGTERM and any other handled signal get their
     default action, and the worker closes its copies of the parent's folder locks, so that
     a lock goes when the parent goes (closing a copy does not release the parent's flock).
-    A worker of `parent` (forked) is killed when that process dies: it would wait forever.
+    The parent forks with the signals it handles `blocked` (see `_signals_blocked`): they
+    are unblocked only now, so a SIGTERM sent to a worker still starting kills it, and never
+    runs the parent's handler in it. A worker of `parent` (forked) is killed when that
+    process dies: it would wait forever.
     """
     global _WORKER_SCENARIO
     for signum in signal.valid_signals():
@@ -78,6 +86,8 @@ def _init_worker(scenario: Scenario, parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(ValueError):
         signal.set_wakeup_fd(-1)
+    if blocked and hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
     for lock in list(_HELD_LOCKS):
         lock.close()
     if parent is not None:
@@ -97,6 +107,38 @@ def _die_with_parent(parent: int) -> None:
 
 def _ready() -> None:
     """A task that does nothing: submitted to start a pool's workers at once."""
+
+
+def worker_probe() -> bool:
+    """A task sent to each Dask worker before any batch: it runs only where this module
+    imports (cbsim installed), which is what every batch needs."""
+    return True
+
+
+def _handled_signals() -> frozenset[int]:
+    """The signals with a Python handler here, and SIGINT and SIGTERM: what a forked worker
+    must not handle with this process's handlers before its initializer resets them."""
+    found = {signal.SIGINT, signal.SIGTERM}
+    for signum in signal.valid_signals():
+        with contextlib.suppress(OSError, ValueError):
+            if callable(signal.getsignal(signum)):
+                found.add(signum)
+    found -= {signal.SIGKILL, signal.SIGSTOP}
+    return frozenset(int(s) for s in found)
+
+
+@contextlib.contextmanager
+def _signals_blocked(signals: frozenset[int]) -> Iterator[None]:
+    """Block `signals` in this thread (and in the processes it forks) for the block's
+    duration; a signal that arrives meanwhile is handled here when it ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _run_batch_in_worker(runs: list[RunSpec]) -> list[RunResult]:
@@ -172,26 +214,34 @@ class PoolEngine:
         self.label = f"process pool ({workers} workers)"
         self.death = ""
         self.executor: cf.ProcessPoolExecutor | None = None
-        self._start()
+        try:
+            self._start()
+        except BaseException:  # e.g. Ctrl-C while forking: leave no pool behind
+            self.close(cancel=True)
+            raise
 
     def _start(self) -> None:
         method = _start_method()
         context = multiprocessing.get_context(method)
         parent = os.getpid() if method == "fork" else None
+        blocked = _handled_signals() if method == "fork" else frozenset()
         if method == "forkserver":
             context.set_forkserver_preload([__name__])  # what a worker needs
         self.executor = cf.ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(self.scenario, parent),
+            initargs=(self.scenario, parent, blocked),
         )
         if method == "fork":
-            # the first task forks every worker now; frozen objects stay out of the
-            # workers' garbage collections, which would otherwise copy the pages they touch
+            # the first task forks every worker now, with the handled signals blocked (the
+            # workers unblock them once their handlers are reset); frozen objects stay out
+            # of the workers' garbage collections, which would otherwise copy the pages
+            # they touch
             gc.freeze()
             try:
-                self.executor.submit(_ready)
+                with _signals_blocked(blocked):
+                    self.executor.submit(_ready)
             finally:
                 gc.unfreeze()
 
@@ -225,14 +275,48 @@ class PoolEngine:
         if executor is None:
             return
         if cancel:  # stop now: running batches are lost anyway, do not wait for them
-            for process in _processes(executor):
-                process.terminate()
+            _stop_workers(executor)
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(executor: cf.ProcessPoolExecutor) -> None:
+    """Terminate a pool's workers, and see that its manager thread can end.
+
+    A worker terminated while it writes a batch's results leaves half a message in the
+    result pipe, and the pool's manager thread, reading it, would wait for the rest forever
+    (and `shutdown` with it). Once every worker is gone, this process closes its own copy
+    of the pipe's write end, which it never uses: the reader then gets end-of-file."""
+    processes = _processes(executor)
+    for process in processes:
+        process.terminate()
+    sentinels = [process.sentinel for process in processes]
+    if not _all_ended(sentinels, STOP_TIMEOUT_S):
+        for process in processes:
+            with contextlib.suppress(OSError, ValueError):
+                process.kill()
+        _all_ended(sentinels, STOP_TIMEOUT_S)
+    writer = getattr(getattr(executor, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
 
 
 def _processes(executor: cf.ProcessPoolExecutor | None) -> list[Any]:
     """The pool's worker processes (a private attribute of the executor: best effort)."""
     return list((getattr(executor, "_processes", None) or {}).values())
+
+
+def _all_ended(sentinels: list[int], timeout: float) -> bool:
+    """Wait until every process of these sentinels has ended (at most `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    left = list(sentinels)
+    while left:
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            return False
+        ready = multiprocessing.connection.wait(left, timeout=wait)
+        left = [s for s in left if s not in ready]
+    return True
 
 
 def _wait_until_gone(threads: set[threading.Thread], timeout: float = 1.0) -> None:
@@ -268,78 +352,6 @@ def _death_note(processes: list[Any]) -> str:
                 return f"killed by {signal.Signals(-code).name}"
         return f"exit status {code}"
     return ""
-
-
-class DaskEngine:
-    """A Dask distributed cluster: an existing scheduler, or a `LocalCluster` (``local``)."""
-
-    def __init__(self, scenario: Scenario, address: str, workers: int) -> None:
-        import logging
-
-        from dask.distributed import Client, LocalCluster
-
-        self.cluster: Any = None
-        self.client: Any = None
-        self.death = ""
-        try:
-            if address == "local":
-                self.cluster = LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=":0",
-                    silence_logs=logging.ERROR,
-                )
-                self.client = Client(self.cluster)
-            else:
-                self.client = Client(address, timeout="10s")
-                self.client.wait_for_workers(1, timeout=60)
-        except (OSError, TimeoutError) as exc:
-            self.close()
-            raise CbsimError(
-                f"--scheduler {address}: cannot use the Dask scheduler ({exc})"
-            ) from None
-        self.workers = max(1, sum(self.client.nthreads().values()))
-        where = "LocalCluster" if self.cluster else f"scheduler {address}"
-        self.label = f"Dask {where} ({self.workers} workers)"
-        # sent with each batch (a few kB): a copy scattered to the workers is lost for good
-        # when the workers holding it die, and with it every batch waiting for it
-        self.scenario = scenario
-
-    def submit(self, runs: list[RunSpec]) -> Any:
-        return self.client.submit(run_batch, self.scenario, runs, pure=False)
-
-    def wait(self, pending: set[Any]) -> tuple[set[Any], set[Any]]:
-        from dask.distributed import wait
-
-        result = wait(list(pending), return_when="FIRST_COMPLETED")
-        return set(result.done), set(result.not_done)
-
-    def lost_all(self, exc: BaseException) -> bool:
-        return False  # Dask reschedules a dead worker's tasks itself
-
-    def restart(self) -> None:
-        pass
-
-    def close(self, cancel: bool = False) -> None:
-        client, self.client = self.client, None
-        if client is not None:
-            client.close()
-        cluster, self.cluster = self.cluster, None
-        if cluster is not None:
-            cluster.close()
-
-
-def make_engine(scenario: Scenario, workers: int | None, scheduler: str | None) -> Engine:
-    """The engine for the options: in-process, process pool, or Dask."""
-    if workers is not None and workers < 1:
-        raise CbsimError(f"--workers must be at least 1, got {workers}")
-    n = workers or available_cores()
-    if scheduler:
-        return DaskEngine(scenario, scheduler, n)
-    if n == 1:
-        return SerialEngine(scenario)
-    return PoolEngine(scenario, n)
 
 
 def available_cores() -> int:

@@ -10,6 +10,7 @@ malformed); the JSON keys are those of format 1, so older sweep folders read unc
 from __future__ import annotations
 
 import json
+import os
 import platform
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -72,10 +73,11 @@ class ExperimentSummary:
 
 @dataclass(kw_only=True)
 class ScenarioRef:
-    """The base scenario: its name and file."""
+    """The base scenario: its name, its file as messages name it, and the file itself."""
 
     name: str
     path: str | None = None
+    file: str | None = None  # the resolved file (absolute): the one the sweep's runs used
 
 
 @dataclass(kw_only=True)
@@ -177,7 +179,9 @@ def new_manifest(
     return Manifest(
         experiment=_experiment(experiment.summary()),
         experiment_file=experiment.text,
-        scenario=ScenarioRef(name=scenario.name, path=scenario.path),
+        scenario=ScenarioRef(
+            name=scenario.name, path=scenario.path, file=scenario_file(experiment, scenario)
+        ),
         fingerprint=fingerprint,
         master_seed=experiment.seed,
         design_points=n_points,
@@ -189,6 +193,12 @@ def new_manifest(
         runs=RunCounts(planned=n_points * experiment.replicates),
         started=now(),
     )
+
+
+def scenario_file(experiment: Experiment, scenario: Scenario) -> str:
+    """The experiment's base-scenario file, as resolved when it was loaded, made absolute."""
+    found = getattr(experiment, "scenario_path", None)  # (cbsim.inputs >= the scenario_path)
+    return os.path.abspath(found if found is not None else scenario.path)
 
 
 def read_manifest(out: Path) -> Manifest:
@@ -270,7 +280,11 @@ def _experiment(data: dict[str, Any]) -> ExperimentSummary:
 
 def _scenario(data: dict[str, Any]) -> ScenarioRef:
     read = _Reader(data, "scenario.")
-    return ScenarioRef(name=read.take("name", str), path=read.take("path", str, None, True))
+    return ScenarioRef(
+        name=read.take("name", str),
+        path=read.take("path", str, None, True),
+        file=read.take("file", str, None, True),
+    )
 
 
 def _counts(data: dict[str, Any], planned: int) -> RunCounts:

@@ -28,9 +28,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +36,21 @@ from typing import IO, Any
 
 import numpy as np
 
-from cbsim.inputs.errors import CbsimError
+from cbsim.inputs.errors import CbsimError, printable
 from cbsim.inputs.experiment import Experiment, load_experiment
 from cbsim.inputs.scenario import Scenario
 from cbsim.model.simulate import simulate
-from cbsim.sweep.engines import Engine, make_engine
+from cbsim.sweep.engines import Engine
+from cbsim.sweep.folder import (
+    already_exists,
+    check_out,
+    create_output,
+    default_out,
+    lock_folder,
+    remove_leftovers,
+    startable,
+)
+from cbsim.sweep.interrupts import catch_interrupts, restore_handlers
 from cbsim.sweep.manifest import (
     Manifest,
     RunCounts,
@@ -53,24 +61,27 @@ from cbsim.sweep.manifest import (
     read_manifest,
     versions,
 )
+from cbsim.sweep.options import (
+    check_scheduler,
+    check_workers,
+    default_workers,
+    make_engine,
+    useful_workers,
+)
 from cbsim.sweep.progress import Bar, NoBar, progress_bar
-from cbsim.sweep.scheduler import Batch, BatchScheduler, FutureLike, PoolKeepsBreaking
+from cbsim.sweep.scheduler import Batch, BatchScheduler, FutureLike, PoolKeepsBreaking, Unsent
 from cbsim.sweep.spec import (
     EXIT_RUNS_FAILED,
     MANIFEST,
     MANIFEST_EVERY_S,
     RUNS_DIR,
     RunResult,
-    Unsent,
 )
 from cbsim.sweep.store import (
     RunTable,
     arrow_without_pandas,
-    create_output,
-    finished_runs,
+    check_runs_folder,
     forget_worker_deaths,
-    lock_folder,
-    remove_leftovers,
     write_part,
 )
 
@@ -79,7 +90,7 @@ from cbsim.sweep.store import (
 class SweepSummary:
     """What a `run_sweep` call did, and where the results are."""
 
-    name: str  # the experiment's name
+    name: str  # the experiment's name (printable: control codes escaped)
     out: Path  # the output folder
     planned: int  # runs in the design (design points x replicates)
     done: int  # runs with a row in the table, this call's and earlier ones'
@@ -107,9 +118,11 @@ class SweepSummary:
 
 @dataclass
 class _Start:
-    """Where a session starts: the manifest, the runs with a row, and how many failed."""
+    """Where a session starts: the manifest, the raw design, the runs with a row, and how
+    many failed."""
 
     manifest: Manifest
+    raw: np.ndarray  # the design's raw matrix: the sampler's (new) or design.parquet's
     done: np.ndarray  # one boolean a run id
     failed: int
     retried: int  # rows of runs lost with their worker, dropped to run them again
@@ -129,11 +142,14 @@ def run_sweep(
 
     Args:
         experiment: a path or the name of a file in `experiments/`.
-        out: output folder (default ``sweeps/NAME``); must not exist unless `resume`.
-        workers: local processes (default: all cores; 1 runs in this process) or, with
+        out: output folder (default ``sweeps/NAME``); must not exist, or be empty, unless
+            `resume`.
+        workers: local processes, 1 to `MAX_WORKERS` (default: all cores, at most that;
+            1 runs in this process; never more than there are batches) or, with
             ``scheduler="local"``, the LocalCluster's workers.
         scheduler: a Dask scheduler address (``tcp://host:8786``) or ``local``.
-        resume: finish an interrupted sweep in `out`, running only the missing run ids.
+        resume: finish an interrupted sweep in `out`, running only the missing run ids,
+            with the design stored in it.
         batch_size: runs per task (default: sized from the work left and the workers).
         progress: show a progress bar on stderr (default: when stderr is a terminal).
 
@@ -144,26 +160,29 @@ def run_sweep(
     on Python 3.14, and with Dask), so call this from under ``if __name__ == "__main__":``
     in a script.
     """
-    arrow_without_pandas()
-    exp = load_experiment(experiment)
-    scenario = exp.base_scenario()
-    raw = exp.raw_design()
-    design = exp.design(raw)
-    _check_design(exp, scenario, design)
+    check_workers(workers)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     if batch_size is not None and batch_size < 1:
         raise CbsimError(f"batch size must be at least 1, got {batch_size}")
-    if workers is not None and workers < 1:
-        raise CbsimError(f"--workers must be at least 1, got {workers}")
-    folder = Path(out) if out is not None else Path("sweeps") / exp.name
-    lock, start = _open(folder, exp, scenario, len(design), resume)
-    table = RunTable(exp, design, start.manifest.columns)
+    arrow_without_pandas()
+    exp = load_experiment(experiment)
+    folder = Path(out) if out is not None else default_out(exp.name)
+    check_out(folder)
+    scenario = exp.base_scenario()
+    lock, start = _open(folder, exp, scenario, resume)
     engine = None
     finished = False
     try:
-        # the engine comes first: a scheduler that cannot be reached leaves nothing behind
-        engine = make_engine(scenario, workers, scheduler) if not start.done.all() else None
+        design = exp.design(start.raw)
+        _check_design(exp, scenario, design)
+        table = RunTable(exp, design, start.manifest.columns)
+        todo = int((~start.done).sum())
+        if todo:  # first: a scheduler that cannot be reached leaves nothing behind
+            n = useful_workers(todo, workers or default_workers(), batch_size)
+            engine = make_engine(scenario, n, scheduler)
         if lock is None:
-            lock = create_output(folder, exp, raw, start.manifest)
+            lock = create_output(folder, exp, start.raw, start.manifest)
         show = sys.stderr.isatty() if progress is None else progress
         summary = _Sweep(exp, table, folder, start, engine, batch_size, show).run()
         finished = True
@@ -176,7 +195,7 @@ def run_sweep(
 
 
 def _open(
-    out: Path, exp: Experiment, scenario: Scenario, n_points: int, resume: bool
+    out: Path, exp: Experiment, scenario: Scenario, resume: bool
 ) -> tuple[IO[bytes] | None, _Start]:
     """The sweep in `out` to resume (locked), or a new one's start (no folder yet)."""
     fingerprint = exp.fingerprint(scenario)
@@ -187,22 +206,23 @@ def _open(
         except BaseException:
             lock.close()
             raise
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if not startable(out):
         if resume:
             raise CbsimError(f"{out}: not a sweep output folder (no {MANIFEST}); cannot resume")
-        raise CbsimError(
-            f"{out}: output folder already exists; use --resume to finish "
-            "it, or choose another --out"
-        )
+        raise already_exists(out)
+    raw = exp.raw_design()
     columns = RunTable.columns_for(exp, _probe(scenario))
-    manifest = new_manifest(exp, scenario, fingerprint, columns, n_points)
-    return None, _Start(manifest, np.zeros(exp.n_runs(), dtype=bool), 0, 0)
+    manifest = new_manifest(exp, scenario, fingerprint, columns, len(raw))
+    return None, _Start(manifest, raw, np.zeros(exp.n_runs(), dtype=bool), 0, 0)
 
 
 def _previous(out: Path, exp: Experiment, fingerprint: str) -> _Start:
-    """The manifest, finished runs, failed count and runs to retry of the sweep in `out`.
+    """The manifest, design, finished runs, failed count and runs to retry of the sweep in
+    `out`, once its results pass `check_runs_folder`.
 
-    Runs lost with their worker process are forgotten, so that they run again.
+    The design is the one stored in the folder, not the sampler's again (a SALib or numpy
+    release between two sessions may sample differently). Runs lost with their worker
+    process are forgotten, so that they run again.
     """
     manifest = read_manifest(out)
     if manifest.fingerprint != fingerprint:
@@ -210,6 +230,34 @@ def _previous(out: Path, exp: Experiment, fingerprint: str) -> _Start:
             f"{out}: the experiment or its scenario has changed since this "
             "sweep started; resume needs the same experiment (or use a new --out)"
         )
+    _warn_versions(out, manifest)
+    try:
+        remove_leftovers(out)
+        (out / RUNS_DIR).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise CbsimError(
+            f"{out}: cannot write in the output folder ({exc.strerror or exc})"
+        ) from None
+    folder = check_runs_folder(out)
+    if folder.design.shape != (exp.n_points(), len(exp.factors)):
+        raise CbsimError(
+            f"{out}: design.parquet has {folder.design.shape[0]:,} points of "
+            f"{folder.design.shape[1]} factors; the experiment has {exp.n_points():,} of "
+            f"{len(exp.factors)}"
+        )
+    try:
+        retried = forget_worker_deaths(out / RUNS_DIR)
+    except OSError as exc:
+        raise CbsimError(
+            f"{out}: cannot write in the output folder ({exc.strerror or exc})"
+        ) from None
+    done = folder.done.copy()
+    done[retried] = False
+    failed = folder.failed - len(retried)
+    return _Start(manifest, folder.design, done, failed, len(retried))
+
+
+def _warn_versions(out: Path, manifest: Manifest) -> None:
     started_with, current = manifest.versions, versions()
     changed = [
         f"{name} {started_with.get(name)} -> {current[name]}"
@@ -222,16 +270,6 @@ def _previous(out: Path, exp: Experiment, fingerprint: str) -> _Start:
             "runs from both will share one table",
             file=sys.stderr,
         )
-    try:
-        remove_leftovers(out)
-        (out / RUNS_DIR).mkdir(exist_ok=True)
-        retried = forget_worker_deaths(out / RUNS_DIR)
-    except OSError as exc:
-        raise CbsimError(
-            f"{out}: cannot write in the output folder ({exc.strerror or exc})"
-        ) from None
-    done, failed = finished_runs(out / RUNS_DIR, exp.n_runs())
-    return _Start(manifest, done, failed, retried)
 
 
 def _check_design(exp: Experiment, scenario: Scenario, design: list[dict[str, Any]]) -> None:
@@ -256,8 +294,6 @@ def _probe(scenario: Scenario) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------ one session
-class _Stop(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C."""
 
 
 class _Sweep:
@@ -300,8 +336,10 @@ class _Sweep:
         started = time.monotonic()
         self.session.engine = engine.label
         scheduler = BatchScheduler(self.todo, engine.workers, self.batch_size)
-        self.bar = progress_bar(self.counts.planned, self.counts.done, self.exp.name, self.progress)
-        old_term = _catch_sigterm()
+        self.bar = progress_bar(
+            self.counts.planned, self.counts.done, printable(self.exp.name), self.progress
+        )
+        old_handlers = catch_interrupts()
         try:
             self.save("running")
             self.loop(engine, scheduler)
@@ -317,7 +355,7 @@ class _Sweep:
                 self.save("failed")
             raise
         finally:
-            _restore_sigterm(old_term)
+            restore_handlers(old_handlers)
         self.bar.close()
         self.save("complete")
         return self.summary(time.monotonic() - started, engine.label)
@@ -421,14 +459,15 @@ class _Sweep:
             self.write(scheduler.flush())
         self.save("interrupted")
         print(
-            f"{self.exp.name}: interrupted; {self.counts.done:,} of {self.counts.planned:,} "
+            f"{printable(self.exp.name)}: interrupted; {self.counts.done:,} of "
+            f"{self.counts.planned:,} "
             f"runs kept in {self.runs_dir}/ (finish with --resume)",
             file=sys.stderr,
         )
 
     def summary(self, seconds: float, engine: str | None) -> SweepSummary:
         return SweepSummary(
-            name=self.exp.name,
+            name=printable(self.exp.name),
             out=self.out,
             planned=self.counts.planned,
             done=self.counts.done,
@@ -439,22 +478,6 @@ class _Sweep:
             seconds=seconds,
             engine=engine,
         )
-
-
-def _catch_sigterm() -> Any:
-    """Treat SIGTERM like Ctrl-C while the sweep runs (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def stop(signum: int, frame: Any) -> None:
-        raise _Stop()
-
-    return signal.signal(signal.SIGTERM, stop)
-
-
-def _restore_sigterm(old: Any) -> None:
-    if old is not None:
-        signal.signal(signal.SIGTERM, old)
 
 
 __all__ = ["run_sweep", "SweepSummary", "EXIT_RUNS_FAILED"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -37,7 +38,6 @@ from cbsim.sweep.spec import (
     MIN_BATCH,
     WORKER_DIED,
     RunResult,
-    Unsent,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +45,10 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 Stage = Literal["batch", "run", "alone"]
+
+
+class Unsent(BrokenProcessPool):
+    """A batch that a broken process pool refused: it never reached a worker (no attempt)."""
 
 
 @dataclass(frozen=True)

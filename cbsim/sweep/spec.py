@@ -6,7 +6,6 @@ the package can import it without cycles or cost.
 
 from __future__ import annotations
 
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 # ------------------------------------------------------------------------ the output folder
@@ -31,13 +30,15 @@ MAX_BREAKS = 8  # pool breaks in a row with no batch coming back: give up
 WORKER_DIED = "worker process died"  # error prefix of runs lost with their worker (retried)
 MAX_ERROR = 2000  # characters of an error kept in a run's row
 
+# ------------------------------------------------------------------------ options' limits
+MAX_WORKERS = 256  # --workers: 1 to 256 local processes (never more than there are batches)
+CONNECT_TIMEOUT_S = 20  # a Dask scheduler must answer within this (a hard deadline)
+WORKERS_TIMEOUT_S = 60  # ... and have a worker within this
+PROBE_TIMEOUT_S = 30  # ... and every worker must run a probe task (import cbsim) within this
+
 # ------------------------------------------------------------------------ exit status
 EXIT_RUNS_FAILED = 3  # exit status of a sweep whose table holds failed runs
 
 # ------------------------------------------------------------------------ records
 RunSpec = tuple[int, int, dict[str, Any]]  # run_id, seed, overrides: what a worker runs
 RunResult = tuple[int, dict[str, Any] | None, str | None]  # run_id, outcomes, error
-
-
-class Unsent(BrokenProcessPool):
-    """A batch that a broken process pool refused: it never reached a worker (no attempt)."""

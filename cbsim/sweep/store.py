@@ -1,4 +1,5 @@
-"""The sweep's files: Parquet part files, the run table's Arrow schema, the folder and its lock.
+"""The sweep's files: Parquet part files, the design, the run table's Arrow schema, and the
+check of a sweep folder's results (`check_runs_folder`).
 
 Output folder::
 
@@ -8,9 +9,8 @@ Output folder::
     DIR/runs/part-*.parquet  one row per run; `pandas.read_parquet(DIR / "runs")` reads all
 
 Each part file is written atomically when its batch finishes, so an interrupted sweep keeps
-every finished run. A new output folder is built under a hidden name and renamed into
-place, so it is either absent or resumable. This is the only module of the package that
-loads pyarrow.
+every finished run. The folder itself and its lock are `cbsim.sweep.folder`'s business.
+This is the only module of the package that loads pyarrow.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from __future__ import annotations
 import io
 import os
 import secrets
-import shutil
 import sys
-import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 if "pyarrow" not in sys.modules:
     # Arrow's bundled jemalloc (not its default allocator here) starts a purging thread when
@@ -39,26 +38,12 @@ import pyarrow.parquet as pq  # noqa: E402
 
 from cbsim.inputs.errors import CbsimError  # noqa: E402
 from cbsim.inputs.experiment import run_seed  # noqa: E402
-from cbsim.inputs.fileio import atomic_write_bytes, atomic_write_text  # noqa: E402
-from cbsim.sweep.engines import close_in_workers  # noqa: E402
-from cbsim.sweep.spec import (  # noqa: E402
-    DESIGN,
-    EXPERIMENT_COPY,
-    LOCK,
-    RUNS_DIR,
-    WORKER_DIED,
-    RunResult,
-    RunSpec,
-)
+from cbsim.inputs.fileio import atomic_write_bytes  # noqa: E402
+from cbsim.sweep.manifest import Manifest, read_manifest  # noqa: E402
+from cbsim.sweep.spec import DESIGN, MANIFEST, RUNS_DIR, WORKER_DIED, RunResult, RunSpec  # noqa: E402
 
 if TYPE_CHECKING:
     from cbsim.inputs.experiment import Experiment
-    from cbsim.sweep.manifest import Manifest
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX: no lock against two sweeps in one folder
-    fcntl = None  # type: ignore[assignment]  # the module is absent on Windows
 
 ID_COLUMNS = (
     ("run_id", pa.int64()),
@@ -201,150 +186,198 @@ def _read_part(part: Path, columns: list[str] | None = None) -> pa.Table:
         return handle.read(columns=columns, use_threads=False)
 
 
-def finished_runs(runs_dir: Path, planned: int) -> tuple[np.ndarray, int]:
-    """Which run ids already have a row (a boolean mask), and how many of them failed."""
-    done = np.zeros(planned, dtype=bool)
-    failed = 0
-    for leftover in runs_dir.glob(".part-*.tmp"):  # a write cut short by a kill
-        leftover.unlink(missing_ok=True)
-    for part in sorted(runs_dir.glob("part-*.parquet")):
-        try:
-            table = _read_part(part, ["run_id", "error"])
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise CbsimError(
-                f"{part}: unreadable part file ({exc}); move it away and resume again"
-            ) from None
-        ids = table.column("run_id").to_numpy()
-        if len(ids) and (ids.min() < 0 or ids.max() >= planned):
-            raise CbsimError(f"{part}: run ids outside this experiment's design")
-        if done[ids].any():
-            raise CbsimError(f"{part}: holds runs already in another part file")
-        done[ids] = True
-        failed += len(ids) - table.column("error").null_count
-    return done, failed
-
-
-def forget_worker_deaths(runs_dir: Path) -> int:
+def forget_worker_deaths(runs_dir: Path) -> list[int]:
     """Drop the rows of runs lost with their worker process, so that they run again.
 
     Each part file holding such rows is replaced atomically by one without them (or removed
-    if nothing is left); rows of runs whose model raised are kept. Returns how many rows went.
+    if nothing is left); rows of runs whose model raised are kept. Returns the run ids
+    whose rows went.
     """
-    forgotten = 0
+    forgotten: list[int] = []
     for part in sorted(runs_dir.glob("part-*.parquet")):
         try:
-            errors = _read_part(part, ["error"]).column("error")
+            read = _read_part(part, ["run_id", "error"])
         except (OSError, pa.ArrowInvalid):
-            continue  # `finished_runs` names an unreadable part
-        keep = [error is None or not error.startswith(WORKER_DIED) for error in errors.to_pylist()]
-        n = keep.count(False)
-        if not n:
+            continue  # `check_runs_folder` names an unreadable part
+        errors = read.column("error").to_pylist()
+        keep = [error is None or not error.startswith(WORKER_DIED) for error in errors]
+        if all(keep):
             continue
-        if n == len(errors):
+        ids = read.column("run_id").to_pylist()
+        forgotten += [run_id for run_id, kept in zip(ids, keep, strict=True) if not kept]
+        if not any(keep):
             part.unlink()
         else:
-            kept = _read_part(part).filter(pa.array(keep, type=pa.bool_()))
+            kept_rows = _read_part(part).filter(pa.array(keep, type=pa.bool_()))
             buffer = io.BytesIO()
-            pq.write_table(kept, buffer)
+            pq.write_table(kept_rows, buffer)
             atomic_write_bytes(part, buffer.getvalue())
-        forgotten += n
     return forgotten
 
 
-# ------------------------------------------------------------------------ the folder
-def lock_folder(out: Path) -> IO[bytes]:
-    """Hold an exclusive lock on `out` (released when this process ends, even if killed).
-
-    The lock file is held open read-only (flock needs no more), so the sweep holds no file
-    open for writing between writes; touching it checks that the folder is writable.
-    """
-    handle = None
-    try:
-        handle = open(os.open(out / LOCK, os.O_RDONLY | os.O_CREAT, 0o644), "rb")  # noqa: SIM115
-        os.utime(handle.fileno())
-    except OSError as exc:
-        if handle is not None:
-            handle.close()
-        raise CbsimError(
-            f"{out}: cannot write in the output folder ({exc.strerror or exc})"
-        ) from None
-    if fcntl is not None:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            raise CbsimError(
-                f"{out}: another cbsim sweep is writing to this folder; wait "
-                "for it to finish (or stop it) before resuming"
-            ) from None
-    close_in_workers(handle)  # forked workers close their copy
-    return handle
-
-
-def create_output(out: Path, exp: Experiment, raw: np.ndarray, manifest: Manifest) -> IO[bytes]:
-    """Create and lock the output folder with the experiment, design and manifest in it.
-
-    The folder is built under a hidden name next to `out` and renamed into place, so `out`
-    is either absent or a sweep that ``--resume`` can finish, however the process ends.
-    Returns the lock, held.
-    """
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_staging(out)
-        staging = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
-        staging.mkdir()
-    except OSError as exc:
-        raise CbsimError(
-            f"{out}: cannot create the output folder ({exc.strerror or exc})"
-        ) from None
-    lock = lock_folder(staging)
-    try:
-        _fill_staging(staging, exp, raw, manifest)
-        os.rename(staging, out)  # replaces `out` only if it is an empty folder
-    except OSError as exc:
-        lock.close()
-        shutil.rmtree(staging, ignore_errors=True)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise CbsimError(
-                f"{out}: output folder already exists; use --resume to finish "
-                "it, or choose another --out"
-            ) from None
-        raise CbsimError(
-            f"{out}: cannot write the sweep's output ({exc.strerror or exc})"
-        ) from None
-    return lock  # the lock file moved with the folder: `out` is locked
-
-
-def _fill_staging(staging: Path, exp: Experiment, raw: np.ndarray, manifest: Manifest) -> None:
-    """Write a new sweep's files: runs/, the experiment, the design, the manifest (last)."""
-    (staging / RUNS_DIR).mkdir()
-    if exp.text:
-        atomic_write_text(staging / EXPERIMENT_COPY, exp.text)
+# ------------------------------------------------------------------------ the design
+def write_design(out: Path, experiment: Experiment, raw: np.ndarray) -> None:
+    """Write ``out/design.parquet``: the sampler's raw matrix, one row per design point."""
     design = {"design_point": np.arange(len(raw), dtype=np.int64)}
-    design.update({path: raw[:, j] for j, path in enumerate(exp.factor_paths)})
+    design.update({path: raw[:, j] for j, path in enumerate(experiment.factor_paths)})
     buffer = io.BytesIO()
     pq.write_table(pa.table(design), buffer)
-    atomic_write_bytes(staging / DESIGN, buffer.getvalue())
-    manifest.write(staging)
+    atomic_write_bytes(out / DESIGN, buffer.getvalue())
 
 
-def _remove_stale_staging(out: Path) -> None:
-    """Remove folders that a killed sweep was building for `out` (none is locked)."""
-    for staging in out.parent.glob(f".{out.name}.*.tmp"):
-        if not staging.is_dir():
-            continue
-        if not (staging / LOCK).exists():
-            if time.time() - staging.stat().st_mtime < 60:
-                continue  # another sweep may just have made it, and not locked it yet
-        else:
-            try:
-                lock_folder(staging).close()
-            except CbsimError:
-                continue  # another sweep is building it now
-        shutil.rmtree(staging, ignore_errors=True)
+def read_design(out: Path, manifest: Manifest) -> np.ndarray:
+    """The raw design in ``out/design.parquet``, checked against the manifest: a column per
+    factor, a row per design point, every value finite and inside its factor's range (a
+    level index on a grid). A damaged design is a one-line CbsimError."""
+    path = out / DESIGN
+    try:
+        table = _read_part(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise CbsimError(f"{path}: unreadable design ({_why(exc)})") from None
+    expected = ["design_point", *manifest.factors]
+    if table.column_names != expected:
+        raise _damaged(path, f"columns {table.column_names}, expected {expected}")
+    if table.num_rows != manifest.design_points:
+        raise _damaged(path, f"{table.num_rows:,} rows for {manifest.design_points:,} points")
+    if table.column("design_point").to_pylist() != list(range(table.num_rows)):
+        raise _damaged(path, "design_point is not 0, 1, 2, ...")
+    raw = np.empty((table.num_rows, len(manifest.factors)))
+    for j, (name, (low, high, whole)) in enumerate(
+        zip(manifest.factors, _design_ranges(out, manifest), strict=True)
+    ):
+        column = table.column(name)
+        if not pa.types.is_floating(column.type) or column.null_count:
+            raise _damaged(path, f"{name}: not a column of numbers")
+        values = column.to_numpy()
+        slack = 1e-9 * max(1.0, high - low)
+        if not (np.isfinite(values).all() and (values >= low - slack).all()):
+            raise _damaged(path, f"{name}: values outside [{low:g}, {high:g}]")
+        if (values > high + slack).any() or (whole and (values != np.round(values)).any()):
+            raise _damaged(path, f"{name}: values outside [{low:g}, {high:g}]")
+        raw[:, j] = values
+    return raw
 
 
-def remove_leftovers(out: Path) -> None:
-    """Remove files a killed sweep was writing in `out` (hidden temporary names)."""
-    for leftover in out.glob(".*.tmp"):  # a manifest write cut short by a kill
-        leftover.unlink(missing_ok=True)
+def _design_ranges(out: Path, manifest: Manifest) -> list[tuple[float, float, bool]]:
+    """Each factor's raw range: level indices on a grid, SALib's bounds otherwise."""
+    try:
+        if manifest.experiment.method == "grid":
+            factors = manifest.experiment.factors
+            if [f["path"] for f in factors] != manifest.factors:
+                raise ValueError("experiment.factors")
+            return [(0.0, float(len(f["levels"]) - 1), True) for f in factors]
+        bounds = manifest.problem["bounds"]
+        if len(bounds) != len(manifest.factors):
+            raise ValueError("problem.bounds")
+        return [(float(low), float(high), False) for low, high in bounds]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CbsimError(
+            f"{out / MANIFEST}: malformed manifest (the factors' ranges: {exc})"
+        ) from None
+
+
+def _damaged(path: Path, what: str) -> CbsimError:
+    return CbsimError(f"{path}: damaged design ({what})")
+
+
+# ------------------------------------------------------------------------ checking a folder
+@dataclass(frozen=True)
+class RunsFolder:
+    """A sweep folder whose results passed `check_runs_folder`."""
+
+    manifest: Manifest
+    design: np.ndarray  # the raw design, a row per design point, a column per factor
+    parts: list[Path]  # the part files in runs/, sorted by name
+    done: np.ndarray  # a boolean per run id of the design: it has a row
+    failed: int  # rows with an error
+
+    @property
+    def rows(self) -> int:
+        """Runs with a row (each once)."""
+        return int(self.done.sum())
+
+
+def check_runs_folder(out: str | os.PathLike[str]) -> RunsFolder:
+    """Check a sweep folder's results before anything reads or adds to them (read-only).
+
+    Checks: the manifest (present, readable, every required key); the design (see
+    `read_design`); runs/ holds nothing but part files (hidden files, e.g. a write cut
+    short by a kill, are ignored, as Parquet readers ignore them); every part file is
+    readable, has the manifest's columns and types, and holds run ids of the design, each
+    in one part file only, once. Any problem is one-line `CbsimError` naming the file.
+    """
+    folder = Path(out)
+    manifest = read_manifest(folder)
+    planned = manifest.design_points * manifest.replicates
+    if manifest.runs.planned != planned:
+        raise CbsimError(
+            f"{folder / MANIFEST}: malformed manifest (runs.planned is "
+            f"{manifest.runs.planned:,}, not design points x replicates = {planned:,})"
+        )
+    design = read_design(folder, manifest)
+    schema = _manifest_schema(folder, manifest)
+    done = np.zeros(planned, dtype=bool)
+    failed = 0
+    parts = _part_files(folder / RUNS_DIR)
+    for part in parts:
+        ids, n_failed = _check_part(part, schema, planned)
+        if done[ids].any():
+            raise CbsimError(
+                f"{part}: holds runs already in another part file "
+                "(a copied or duplicated file?); move it away"
+            )
+        done[ids] = True
+        failed += n_failed
+    return RunsFolder(manifest, design, parts, done, failed)
+
+
+def _manifest_schema(folder: Path, manifest: Manifest) -> pa.Schema:
+    try:
+        return pa.schema([(name, pa.type_for_alias(kind)) for name, kind in manifest.columns])
+    except (ValueError, TypeError) as exc:
+        raise CbsimError(f"{folder / MANIFEST}: malformed manifest (columns: {exc})") from None
+
+
+def _part_files(runs_dir: Path) -> list[Path]:
+    """The part files in runs/ (none if there is no runs/); anything else is refused."""
+    if not runs_dir.exists():
+        return []
+    if not runs_dir.is_dir():
+        raise CbsimError(f"{runs_dir}: not a folder")
+    parts = []
+    for entry in sorted(runs_dir.iterdir()):
+        if entry.name.startswith("."):
+            continue  # hidden: a write cut short by a kill (readers skip hidden files)
+        if not (entry.name.startswith("part-") and entry.suffix == ".parquet"):
+            raise CbsimError(f"{entry}: not a part file of this sweep; move it away")
+        if not entry.is_file():
+            raise CbsimError(f"{entry}: not a regular file; move it away")
+        parts.append(entry)
+    return parts
+
+
+def _check_part(part: Path, schema: pa.Schema, planned: int) -> tuple[np.ndarray, int]:
+    """A part file's run ids and failed count, once its columns and ids are checked."""
+    try:
+        with pq.ParquetFile(part, pre_buffer=False) as handle:
+            found = handle.schema_arrow
+            if found.names != schema.names or found.types != schema.types:
+                raise CbsimError(
+                    f"{part}: its columns are not this sweep's (a file from another "
+                    "sweep?); move it away"
+                )
+            table = handle.read(columns=["run_id", "error"], use_threads=False)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise CbsimError(f"{part}: unreadable part file ({_why(exc)}); move it away") from None
+    ids = table.column("run_id").to_numpy(zero_copy_only=False)
+    if table.column("run_id").null_count or (len(ids) and (ids.min() < 0 or ids.max() >= planned)):
+        raise CbsimError(f"{part}: run ids outside this experiment's design; move it away")
+    if len(np.unique(ids)) != len(ids):
+        raise CbsimError(f"{part}: holds a run twice; move it away")
+    return ids, len(ids) - table.column("error").null_count
+
+
+def _why(exc: BaseException) -> str:
+    """An error's message on one line, cut to 200 characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -15,6 +15,8 @@ it. It does nothing unless one of these environment variables is set:
 - ``CBSIM_FAULT_KILL_AT_WRITE``: N; the process kills itself half-way through writing the
   Nth file it opens for writing with ``os.fdopen(fd, "wb")`` (what `cbsim.inputs.fileio` does),
   leaving a half-written temporary file behind.
+- ``CBSIM_FAULT_HIDE_CBSIM``: any value; ``import cbsim`` fails in this process, as on a Dask
+  worker machine where cbsim is not installed.
 """
 
 from __future__ import annotations
@@ -88,6 +90,19 @@ def _patch_writes(n: int) -> None:
 
     os.fdopen = fdopen
 
+
+class _HideCbsim:
+    """An import finder under which `import cbsim` (and its submodules) fails."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "cbsim" or name.startswith("cbsim."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+if os.environ.get("CBSIM_FAULT_HIDE_CBSIM"):
+    import sys
+
+    sys.meta_path.insert(0, _HideCbsim())
 
 _kill, _fail = _seeds("CBSIM_FAULT_KILL_SEEDS"), _seeds("CBSIM_FAULT_RAISE_SEEDS")
 if _kill or _fail:
