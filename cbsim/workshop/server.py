@@ -213,7 +213,13 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # a process manager's stop; a cl
 def _die_with_parent(parent: int) -> None:
     """In the server's process, before it runs: ask Linux to send it SIGTERM when
     `cbsim viz` dies, however it dies (SIGKILL included), so no server is left answering on
-    the port. Elsewhere (no prctl) this does nothing."""
+    the port. Elsewhere (no prctl) this does nothing.
+
+    Linux sends the signal when the *thread* that started the process ends, not only the
+    process: use it only for a child started from a thread that lives as long as the
+    parent (here `cbsim viz`'s main thread). A pool whose workers may be started from
+    short-lived threads (a Solara `use_thread`, an executor's own thread) would see its
+    workers killed when such a thread ends."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
