@@ -6,14 +6,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cbsim.inputs.errors import CbsimError
-from cbsim.sweep.manifest import Manifest, read_manifest
-from cbsim.sweep.spec import DESIGN, RUNS_DIR
+from cbsim.sweep.manifest import Manifest
+from cbsim.sweep.spec import DESIGN
+from cbsim.sweep.store import check_runs_folder
 
 
 @dataclass
@@ -41,63 +41,28 @@ def load_sweep(directory: str | os.PathLike) -> Sweep:
     """Read a sweep folder written by `cbsim sweep` (one-line CbsimError naming the file if
     it is not one, or if a file in it is damaged).
 
-    runs/ must hold only part files (``part-*.parquet``; hidden files, such as a write cut
-    short by a kill, are skipped as Parquet readers skip them), each readable, with the
-    columns analysis needs and run ids of the design, each run id in one part file only,
-    once. So a part file copied or restored twice is refused, not counted twice.
+    The folder is checked first as `cbsim sweep --resume` checks it
+    (`cbsim.sweep.store.check_runs_folder`): the manifest, the design, and runs/ holding
+    only part files, each readable, with this sweep's columns and run ids of its design,
+    each run id in one part file only, once. So a part file copied or restored twice is
+    refused, not counted twice.
     """
     path = Path(directory)
     if not path.is_dir():
         raise CbsimError(f"{path}: no such sweep folder")
-    manifest = read_manifest(path)  # one-line CbsimError if missing, unreadable or malformed
-    parts = _part_files(path / RUNS_DIR)
-    if not parts:
+    folder = check_runs_folder(path)
+    if not folder.parts:
         raise CbsimError(f"{path}: no finished runs to analyse yet (runs/ is empty)")
-    needed = [*REQUIRED_COLUMNS, *manifest.factors]
-    tables = [_read_table(part, needed) for part in parts]
-    _check_run_ids(parts, tables, manifest.runs.planned)
+    needed = [*REQUIRED_COLUMNS, *folder.manifest.factors]
+    tables = [_read_table(part, needed) for part in folder.parts]
     runs = pd.concat(tables, ignore_index=True).sort_values("run_id").reset_index(drop=True)
     if runs.empty:
         raise CbsimError(f"{path}: no finished runs to analyse yet (its part files are empty)")
     design = None
     if (path / DESIGN).is_file():
-        design = _read_table(path / DESIGN, ["design_point", *manifest.factors])
+        design = _read_table(path / DESIGN, ["design_point", *folder.manifest.factors])
         design = design.sort_values("design_point")
-    return Sweep(path, manifest, runs, design)
-
-
-def _part_files(runs_dir: Path) -> list[Path]:
-    """The part files in runs/, sorted; anything else but hidden files is refused."""
-    if not runs_dir.is_dir():
-        return []
-    parts = []
-    for entry in sorted(runs_dir.iterdir()):
-        if entry.name.startswith("."):
-            continue  # hidden: a write cut short by a kill
-        if not (entry.name.startswith("part-") and entry.suffix == ".parquet"):
-            raise CbsimError(f"{entry}: not a part file of this sweep; move it away")
-        if not entry.is_file():
-            raise CbsimError(f"{entry}: not a regular file; move it away")
-        parts.append(entry)
-    return parts
-
-
-def _check_run_ids(parts: list[Path], tables: list[pd.DataFrame], planned: int) -> None:
-    """Refuse a run id outside the design, or found twice (naming the part file)."""
-    done = np.zeros(planned, dtype=bool)
-    for part, table in zip(parts, tables, strict=True):
-        ids = pd.to_numeric(table["run_id"], errors="coerce")
-        if ids.isna().any() or (ids < 0).any() or (ids >= planned).any() or (ids % 1).any():
-            raise CbsimError(f"{part}: run ids outside this experiment's design; move it away")
-        found = ids.to_numpy(dtype=np.int64)
-        if len(np.unique(found)) != len(found):
-            raise CbsimError(f"{part}: holds a run twice; move it away")
-        if done[found].any():
-            raise CbsimError(
-                f"{part}: holds runs already in another part file (a copied or duplicated "
-                "file?); move it away"
-            )
-        done[found] = True
+    return Sweep(path, folder.manifest, runs, design)
 
 
 def _read_table(file: Path, columns: list[str]) -> pd.DataFrame:
