@@ -117,3 +117,9 @@ def test_viz_bad_posterior_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["viz", "--posterior", str(tmp_path / "nothing"), "--port", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "posterior" in err
+
+
+def test_the_odds_workers_die_with_the_server():
+    pool = live.pool()
+    assert pool._initializer is live.exit_with_server  # exits when the server's process is gone
+    assert pool._initargs == (__import__("os").getpid(),)

@@ -13,6 +13,7 @@ import math
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, TimeoutError
 from dataclasses import dataclass
 from functools import lru_cache
@@ -100,6 +101,18 @@ def run_chunk(
     return shares, met, costs
 
 
+def exit_with_server(server: int) -> None:
+    """In a worker: exit once the server's process is gone (a watcher thread; not Linux's
+    parent-death signal, which fires when the server's *thread* that started the pool ends)."""
+
+    def watch() -> None:
+        while os.getppid() == server:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 _pool: list[Executor] = []
 
@@ -108,7 +121,14 @@ def pool() -> Executor:
     """The server's worker processes for the odds (started once, shared by every tab; spawned,
     not forked, since the server runs threads)."""
     if not _pool:
-        _pool.append(ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn")))
+        _pool.append(
+            ProcessPoolExecutor(
+                WORKERS,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=exit_with_server,  # never left running when the server stops
+                initargs=(os.getpid(),),
+            )
+        )
     return _pool[0]
 
 
