@@ -60,34 +60,49 @@ def write_run_outputs(
 ) -> Path:
     """Write the run's files (`RUN_FILES`) into `out`; return `out`.
 
-    The files are made in a hidden staging folder inside `out` (never beside it: `out` may
-    be a mount point, such as a Docker volume, where a rename from outside fails), then
-    each replaces its namesake at once. Raises OSError when a file cannot be written (full
-    disk, no permission): the staging folder is removed, an earlier run's files are left as
-    they were, and a folder made for this run is removed again. An interruption
-    (KeyboardInterrupt, SIGTERM turned into one) cleans up the same way.
+    A new `out` is built as a hidden folder beside it and renamed into place, so it is
+    either absent or complete. An existing `out` (an earlier run, or a mount point such as
+    a Docker volume, where a rename from outside fails) gets the files made in a hidden
+    staging folder inside it, then each replaces its namesake at once. Raises OSError when a
+    file cannot be written (full disk, no permission): the staging folder is removed and an
+    earlier run's files are left as they were. An interruption (KeyboardInterrupt, SIGTERM
+    turned into one) cleans up the same way.
     """
     out = Path(out)
-    made = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob(f"{STAGING_PREFIX}*{STAGING_SUFFIX}"):
-        shutil.rmtree(old, ignore_errors=True)  # left by a run that was killed
-    staging = out / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}{STAGING_SUFFIX}"
+    if out.exists():
+        _remove_stale_staging(out)
+        staging = out / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}{STAGING_SUFFIX}"
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(out.parent, f".{out.name}")
+        staging = out.parent / f".{out.name}{STAGING_PREFIX}{uuid.uuid4().hex[:12]}{STAGING_SUFFIX}"
     try:
         staging.mkdir()
-        series = model.timeseries()
-        atomic_write_text(staging / "timeseries.csv", series.to_csv(index=False))
-        outcomes = {"seed": seed, **model.outcomes()}
-        atomic_write_json(staging / "outcomes.json", outcomes)
-        atomic_write_json(staging / "actions.json", model.action_log)
-        fig = adoption_figure(model, title=f"{model.scenario_name} (seed {seed})")
-        atomic_write_bytes(staging / "adoption.png", figure_png(fig))
-        for name in RUN_FILES:
-            os.replace(staging / name, out / name)
+        _write_files(model, staging, seed)
+        if out.exists():
+            for name in RUN_FILES:
+                os.replace(staging / name, out / name)
+        else:
+            os.rename(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        if made:
-            shutil.rmtree(out, ignore_errors=True)
         raise
     shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def _write_files(model: CommunityBudgetModel, folder: Path, seed: int | None) -> None:
+    """Every file of `RUN_FILES`, written atomically into `folder`."""
+    series = model.timeseries()
+    atomic_write_text(folder / "timeseries.csv", series.to_csv(index=False))
+    outcomes = {"seed": seed, **model.outcomes()}
+    atomic_write_json(folder / "outcomes.json", outcomes)
+    atomic_write_json(folder / "actions.json", model.action_log)
+    fig = adoption_figure(model, title=f"{model.scenario_name} (seed {seed})")
+    atomic_write_bytes(folder / "adoption.png", figure_png(fig))
+
+
+def _remove_stale_staging(folder: Path, prefix: str = "") -> None:
+    """Remove staging folders a killed run left in `folder`."""
+    for old in folder.glob(f"{prefix}{STAGING_PREFIX}*{STAGING_SUFFIX}"):
+        shutil.rmtree(old, ignore_errors=True)
