@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--scheduler", metavar="ADDRESS", help=sweep_options.SCHEDULER_HELP)
     sweep.add_argument("--resume", action="store_true", help="finish only the missing runs")
+    sweep.add_argument(
+        "--posterior",
+        metavar="DIR",
+        help="draw each run's calibrated parameters from the posterior in DIR (cbsim calibrate), "
+        "by weight from the run's own seed",
+    )
     sweep.set_defaults(handler=_sweep)
 
     analyse = sub.add_parser("analyse", help="report on a finished sweep")
@@ -260,6 +266,11 @@ def _sweep(args: argparse.Namespace) -> int:
     from cbsim.sweep.interrupts import stop_once_until_exit
     from cbsim.sweep.run import run_sweep
 
+    posterior = None
+    if args.posterior is not None:
+        from cbsim.calibrate.posterior import load_posterior
+
+        posterior = load_posterior(args.posterior)
     stop_once_until_exit()  # a second Ctrl-C cannot cut short the sweep's finishing
     summary = run_sweep(
         args.experiment,
@@ -267,6 +278,7 @@ def _sweep(args: argparse.Namespace) -> int:
         workers=args.workers,
         scheduler=args.scheduler,
         resume=args.resume,
+        posterior=posterior,
     )
     if summary.retried:
         print(f"{summary.name}: running again {summary.retried:,} runs whose worker process died")

@@ -40,6 +40,7 @@ from cbsim.inputs.errors import CbsimError, printable
 from cbsim.inputs.experiment import Experiment, load_experiment
 from cbsim.inputs.scenario import Scenario
 from cbsim.model.simulate import simulate
+from cbsim.sweep.calibrated import Posterior, check_posterior
 from cbsim.sweep.engines import Engine
 from cbsim.sweep.folder import (
     already_exists,
@@ -137,6 +138,7 @@ def run_sweep(
     *,
     batch_size: int | None = None,
     progress: bool | None = None,
+    posterior: Posterior | None = None,
 ) -> SweepSummary:
     """Run every run of `experiment` not yet in `out`; return what was done.
 
@@ -152,6 +154,9 @@ def run_sweep(
             with the design stored in it.
         batch_size: runs per task (default: sized from the work left and the workers).
         progress: show a progress bar on stderr (default: when stderr is a terminal).
+        posterior: draws each run's calibrated parameters from its seed (`draw(seed)`, e.g.
+            a `cbsim.calibrate.posterior.Posterior`); the design point's values win. Its
+            `record` goes into the manifest, and a resumed sweep must use the same one.
 
     The summary's `exit_status` is 0 when every run finished without error and
     `EXIT_RUNS_FAILED` when the table holds failed runs.
@@ -171,12 +176,15 @@ def run_sweep(
     check_out(folder)
     scenario = exp.base_scenario()
     lock, start = _open(folder, exp, scenario, resume)
+    check_posterior(start.manifest, posterior, folder, resume)
     engine = None
     finished = False
     try:
         design = exp.design(start.raw)
         _check_design(exp, scenario, design)
-        table = RunTable(exp, design, start.manifest.columns)
+        table = RunTable(
+            exp, design, start.manifest.columns, None if posterior is None else posterior.draw
+        )
         todo = int((~start.done).sum())
         if todo:  # first: a scheduler that cannot be reached leaves nothing behind
             n = useful_workers(todo, workers or default_workers(), batch_size)

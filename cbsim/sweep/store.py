@@ -19,7 +19,7 @@ import io
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,10 +65,15 @@ class RunTable:
     """Turns batch results into Arrow tables with one fixed schema, written as part files."""
 
     def __init__(
-        self, experiment: Experiment, design: list[dict[str, Any]], columns: list[list[str]]
+        self,
+        experiment: Experiment,
+        design: list[dict[str, Any]],
+        columns: list[list[str]],
+        draw: Callable[[int], dict[str, Any]] | None = None,
     ) -> None:
         self.experiment = experiment
         self.design = design
+        self.draw = draw  # a run's parameters from a posterior, by its seed (or none)
         self.schema = pa.schema([(name, pa.type_for_alias(kind)) for name, kind in columns])
         self.factor_paths = experiment.factor_paths
         fixed = {name for name, _ in ID_COLUMNS} | set(self.factor_paths) | {"error"}
@@ -87,7 +92,13 @@ class RunTable:
     def specs(self, run_ids: Sequence[int]) -> list[RunSpec]:
         """What a worker needs for these runs: id, seed and the design point's values."""
         r, seed = self.experiment.replicates, self.experiment.seed
-        return [(i, run_seed(seed, i), self.design[i // r]) for i in run_ids]
+        seeds = [run_seed(seed, i) for i in run_ids]
+        if self.draw is None:
+            return [(i, s, self.design[i // r]) for i, s in zip(run_ids, seeds, strict=True)]
+        draw = self.draw  # drawn here, in the sweep's process: the same on every engine
+        return [
+            (i, s, {**draw(s), **self.design[i // r]}) for i, s in zip(run_ids, seeds, strict=True)
+        ]
 
     def table(self, results: list[RunResult]) -> pa.Table:
         """Rows for finished runs, in run-id order, with the fixed schema."""
