@@ -83,6 +83,7 @@ from cbsim.sweep.store import (
     arrow_without_pandas,
     check_runs_folder,
     forget_worker_deaths,
+    rows_written,
     write_part,
 )
 
@@ -465,6 +466,8 @@ class _Sweep:
         engine.close(cancel=True)  # stop the workers before anything else
         with contextlib.suppress(CbsimError):
             self.write(scheduler.flush())
+        with contextlib.suppress(CbsimError, OSError):  # a part written as the signal came
+            self.counts.done = rows_written(self.runs_dir)
         self.save("interrupted")
         print(
             f"{printable(self.exp.name)}: interrupted; {self.counts.done:,} of "

@@ -349,6 +349,11 @@ def _manifest_schema(folder: Path, manifest: Manifest) -> pa.Schema:
         raise CbsimError(f"{folder / MANIFEST}: malformed manifest (columns: {exc})") from None
 
 
+def rows_written(runs_dir: Path) -> int:
+    """How many runs the part files in runs/ hold (read from their footers)."""
+    return sum(pq.read_metadata(part).num_rows for part in _part_files(runs_dir))
+
+
 def _part_files(runs_dir: Path) -> list[Path]:
     """The part files in runs/ (none if there is no runs/); anything else is refused."""
     if not runs_dir.exists():
