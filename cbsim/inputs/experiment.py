@@ -14,7 +14,14 @@ uniformly over its whole numbers.
 
 The base scenario is a shipped scenario's name, or a file path: a relative path is looked up in
 the experiment file's folder, then among the shipped scenarios, never in the current folder
-(`Experiment.scenario_path` is the file found). The design's size is checked by arithmetic
+(`Experiment.scenario_path` is the file found). A `scenario` factor (``[factors] scenario =
+["baseline_2011", "troubled_families_2012"]``) varies it across design points instead: each
+level is found the same way and loaded before any run, its levels become the scenarios'
+names, and the top-level `scenario` is then left out (the first level is the base).
+
+``paired = true`` gives every design point the same seeds, replicate by replicate (common
+random numbers, `Experiment.seed_of`); ``series = true`` has a sweep keep every run's monthly
+series. The design's size is checked by arithmetic
 before any design is built: at most `MAX_POINTS` design points and `MAX_RUNS` runs (design
 points x replicates).
 """
@@ -33,25 +40,31 @@ from typing import Any
 import numpy as np
 
 from cbsim.inputs.errors import InputError, short_repr, suggest
-from cbsim.inputs.factors import Factor, coerce_at, read_factors, whole_number
-from cbsim.inputs.scenario import (
-    Scenario,
-    flatten,
-    load_scenario,
-    resolve_scenario_path,
-    scenario_dir,
+from cbsim.inputs.factors import (
+    SCENARIO_FACTOR,
+    Factor,
+    base_scenarios,
+    coerce_at,
+    read_factors,
+    resolve_base_scenario,
+    whole_number,
 )
-from cbsim.inputs.toml_file import (
-    locate,
-    looks_like_path,
-    parse_toml,
-    read_input_bytes,
-    shown_name,
-)
+from cbsim.inputs.scenario import Scenario, flatten, load_scenario
+from cbsim.inputs.toml_file import locate, parse_toml, read_input_bytes, shown_name
 
 EXPERIMENT_DIR = Path(__file__).resolve().parents[2] / "experiments"
 SAMPLERS = ("grid", "lhs", "saltelli", "morris")
-TOP_KEYS = ("description", "scenario", "replicates", "seed", "sampler", "factors", "overrides")
+TOP_KEYS = (
+    "description",
+    "scenario",
+    "replicates",
+    "seed",
+    "paired",
+    "series",
+    "sampler",
+    "factors",
+    "overrides",
+)
 SAMPLER_KEYS = {
     "grid": ("method",),
     "lhs": ("method", "samples"),
@@ -80,6 +93,9 @@ class Experiment:
     overrides: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     text: str = field(default="", repr=False)
+    paired: bool = False  # every design point gets the same seeds, replicate by replicate
+    series: bool = False  # a sweep keeps every run's monthly series
+    scenario_files: dict[str, Path] = field(default_factory=dict)  # the scenario factor's
 
     @property
     def factor_paths(self) -> list[str]:
@@ -146,6 +162,31 @@ class Experiment:
         """Number of runs: design points times replicates."""
         return self.n_points() * self.replicates
 
+    @property
+    def varies_scenario(self) -> bool:
+        """Whether a `scenario` factor varies the base scenario across design points."""
+        return SCENARIO_FACTOR in self.factor_paths
+
+    def seed_of(self, run_id: int) -> int:
+        """The seed of run `run_id` (= design_point * replicates + replicate): from the run id,
+        or, when `paired`, from the replicate alone (design point 0's seeds, for every point)."""
+        return run_seed(self.seed, run_id % self.replicates if self.paired else run_id)
+
+    def scenarios(self) -> dict[str, Scenario]:
+        """The design points' base scenarios by name, the fixed overrides applied (the one
+        base scenario, under its own name, when no factor varies it)."""
+        if not self.varies_scenario:
+            base = self.base_scenario()
+            return {base.name: base}
+        found = {}
+        for name, path in self.scenario_files.items():
+            try:
+                spec = load_scenario(path)
+            except InputError as exc:
+                raise InputError(self.source, "factors.scenario", str(exc)) from None
+            found[name] = spec.with_overrides(self.overrides, source=f"{self.source}: overrides")
+        return found
+
     def fingerprint(self, scenario: Scenario) -> str:
         """A hash of everything that decides the runs' results (not the description)."""
         content = {
@@ -158,6 +199,12 @@ class Experiment:
             "overrides": self.overrides,
             "factors": [f.describe() for f in self.factors],
         }
+        if self.varies_scenario:  # keys only when used: older sweeps keep their fingerprint
+            content["scenarios"] = {name: s.values for name, s in self.scenarios().items()}
+        if self.paired:
+            content["paired"] = True
+        if self.series:
+            content["series"] = True
         text = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -173,6 +220,8 @@ class Experiment:
             "sampler": {"method": self.method, "samples": self.samples, **self.options},
             "factors": [f.describe() for f in self.factors],
             "overrides": self.overrides,
+            "paired": self.paired,
+            "series": self.series,
         }
 
     def base_scenario(self) -> Scenario:
@@ -237,19 +286,15 @@ def experiment_from_table(
                 key,
                 "unknown key" + suggest(key, list(TOP_KEYS)) + f" (allowed: {', '.join(TOP_KEYS)})",
             )
-    for key in ("scenario", "replicates", "seed", "sampler", "factors"):
+    for key in ("replicates", "seed", "sampler", "factors"):
         if key not in table:
             raise InputError(source, key, "missing (required)")
     description = table.get("description", "")
     if not isinstance(description, str):
         raise InputError(source, "description", "must be a string")
-    scenario = table["scenario"]
-    if not isinstance(scenario, str) or not scenario.strip():
-        raise InputError(
-            source, "scenario", f"expected a scenario name or path, got {short_repr(scenario)}"
-        )
     replicates = whole_number(table["replicates"], source, "replicates", 1, 1_000_000)
     seed = whole_number(table["seed"], source, "seed", 0, MAX_SEED)
+    paired, series = (_flag(table, key, source) for key in ("paired", "series"))
     method, samples, options = _sampler(table["sampler"], source)
     overrides = _overrides(table.get("overrides", {}), source)
     factors = read_factors(table["factors"], source, method)
@@ -258,6 +303,7 @@ def experiment_from_table(
             raise InputError(
                 source, f"overrides.{f.path}", "is also a factor; keep it in one place"
             )
+    scenario, files, factors = base_scenarios(table, factors, folder, source)
     experiment = Experiment(
         name,
         description,
@@ -272,38 +318,22 @@ def experiment_from_table(
         overrides,
         options,
         text,
+        paired,
+        series,
+        files,
     )
     check_design_size(experiment)
     experiment.base_scenario()  # the scenario exists and the overrides fit it
+    experiment.scenarios()  # ... and so does every scenario of the scenario factor
     return experiment
 
 
-def resolve_base_scenario(scenario: str, folder: Path | None, source: str) -> Path:
-    """The base scenario's file. A name (no `.toml`, no folder separator) is a shipped
-    scenario; an absolute path is used as it is; a relative path is looked up in the experiment
-    file's `folder`, then among the shipped scenarios, and never in the current folder (a stray
-    file there must not change a sweep's base scenario)."""
-    if not looks_like_path(scenario):
-        try:
-            return resolve_scenario_path(scenario)
-        except InputError as exc:
-            raise InputError(source, "scenario", str(exc)) from None
-    path = Path(scenario)
-    if path.is_absolute():
-        return path
-    places = ([folder] if folder is not None else []) + [scenario_dir()]
-    for place in places:
-        found = place / path
-        if found.exists() or found.is_symlink():  # reading it says what is wrong with it
-            return Path(os.path.abspath(found))
-    where = " or ".join(str(p) for p in places)
-    raise InputError(
-        source,
-        "scenario",
-        f"no scenario file {short_repr(scenario)} in {where} "
-        "(a relative path is looked up beside the experiment, then among the shipped "
-        "scenarios, never in the current folder)",
-    )
+def _flag(table: dict[str, Any], key: str, source: str) -> bool:
+    """An optional true/false key (false when absent)."""
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise InputError(source, key, f"expected true or false, got {short_repr(value)}")
+    return value
 
 
 def check_design_size(experiment: Experiment) -> None:

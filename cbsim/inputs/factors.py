@@ -1,23 +1,30 @@
 """Factors of an experiment: the declared parameters a sweep varies, and the values each takes.
 
 A factor is a list of levels (`"offer.national_pooling" = [false, true]`) or, for a number, a
-range (`{ min = 0.0, max = 1.0 }`, with a count of `levels` on a grid). Also here: the checks
-of one field that experiment files share (`coerce_at`, `whole_number`).
+range (`{ min = 0.0, max = 1.0 }`, with a count of `levels` on a grid). One factor is not a
+parameter: `scenario = ["baseline_2011", "troubled_families_2012"]` varies the base scenario
+(a categorical factor, kind `scenario`; its levels are resolved and loaded by
+`cbsim.inputs.experiment`). Also here: the checks of one field that experiment files share
+(`coerce_at`, `whole_number`).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cbsim.inputs.errors import InputError, short_repr, suggest
 from cbsim.inputs.parameters import Parameter, declared
-from cbsim.inputs.scenario import coerce
+from cbsim.inputs.scenario import coerce, load_scenario, resolve_scenario_path, scenario_dir
+from cbsim.inputs.toml_file import looks_like_path
 
 FACTOR_KINDS = ("float", "int", "bool", "stance", "month")
+SCENARIO_FACTOR = "scenario"  # the factor that varies the base scenario (not a parameter)
 RANGE_KEYS = ("min", "max", "levels")
 
 
@@ -101,6 +108,8 @@ def _factor_pairs(table: dict, prefix: str = "") -> list[tuple[str, Any]]:
 def _factor(path: str, spec: Any, source: str, method: str) -> Factor:
     """One factor: a list of levels, or a range `{ min, max }` (with `levels` on a grid)."""
     where = f"factors.{path}"
+    if path == SCENARIO_FACTOR:
+        return Factor(path, SCENARIO_FACTOR, _scenario_levels(spec, source, where))
     param = _factor_parameter(path, source, where)
     if isinstance(spec, list):
         return Factor(path, param.kind, _listed_levels(path, spec, source, where))
@@ -143,6 +152,23 @@ def _listed_levels(path: str, spec: list[Any], source: str, where: str) -> tuple
     if len(set(levels)) != len(levels):
         raise InputError(source, where, "levels must not repeat")
     return levels
+
+
+def _scenario_levels(spec: Any, source: str, where: str) -> tuple[str, ...]:
+    """The scenario factor's levels as written: names or paths, none repeated."""
+    example = '["baseline_2011", "troubled_families_2012"]'
+    if not isinstance(spec, list) or not spec:
+        raise InputError(
+            source, where, f"expected a list of scenario names or paths, e.g. {example}"
+        )
+    for level in spec:
+        if not isinstance(level, str) or not level.strip():
+            raise InputError(
+                source, where, f"expected a scenario name or path, got {short_repr(level)}"
+            )
+    if len(set(spec)) != len(spec):
+        raise InputError(source, where, "levels must not repeat")
+    return tuple(spec)
 
 
 def _check_range_spec(param: Parameter, spec: Any, source: str, where: str) -> None:
@@ -206,6 +232,81 @@ def _grid_levels(
     return levels
 
 
+# ------------------------------------------------------------------------ scenarios
+def base_scenarios(
+    table: dict[str, Any], factors: list[Factor], folder: Path | None, source: str
+) -> tuple[str, dict[str, Path], list[Factor]]:
+    """The base scenario as written, the scenario factor's files by scenario name, and the
+    factors with the scenario factor's levels turned into those names.
+
+    Without a scenario factor the top-level `scenario` is required; with one it must be left
+    out, and the factor's first level is the base."""
+    varied = next((f for f in factors if f.path == SCENARIO_FACTOR), None)
+    if varied is None:
+        if "scenario" not in table:
+            raise InputError(source, "scenario", "missing (required)")
+        scenario = table["scenario"]
+        if not isinstance(scenario, str) or not scenario.strip():
+            raise InputError(
+                source, "scenario", f"expected a scenario name or path, got {short_repr(scenario)}"
+            )
+        return scenario, {}, factors
+    if "scenario" in table:
+        raise InputError(
+            source, "scenario", "is also a factor (factors.scenario); keep it in one place"
+        )
+    where = f"factors.{SCENARIO_FACTOR}"
+    files: dict[str, Path] = {}
+    for level in varied.levels:
+        path = resolve_base_scenario(level, folder, source, where)
+        try:
+            name = load_scenario(path).name
+        except InputError as exc:
+            raise InputError(source, where, str(exc)) from None
+        if name in files:
+            raise InputError(
+                source,
+                where,
+                f"{short_repr(level)} is also named {short_repr(name)}; the runs table tells "
+                "scenarios apart by name, so give each a name of its own",
+            )
+        files[name] = path
+    named = Factor(SCENARIO_FACTOR, varied.kind, tuple(files))
+    factors = [named if f is varied else f for f in factors]
+    return str(varied.levels[0]), files, factors
+
+
+def resolve_base_scenario(
+    scenario: str, folder: Path | None, source: str, where: str = "scenario"
+) -> Path:
+    """The base scenario's file. A name (no `.toml`, no folder separator) is a shipped
+    scenario; an absolute path is used as it is; a relative path is looked up in the experiment
+    file's `folder`, then among the shipped scenarios, and never in the current folder (a stray
+    file there must not change a sweep's base scenario)."""
+    if not looks_like_path(scenario):
+        try:
+            return resolve_scenario_path(scenario)
+        except InputError as exc:
+            raise InputError(source, where, str(exc)) from None
+    path = Path(scenario)
+    if path.is_absolute():
+        return path
+    places = ([folder] if folder is not None else []) + [scenario_dir()]
+    for place in places:
+        found = place / path
+        if found.exists() or found.is_symlink():  # reading it says what is wrong with it
+            return Path(os.path.abspath(found))
+    shown = " or ".join(str(p) for p in places)
+    raise InputError(
+        source,
+        where,
+        f"no scenario file {short_repr(scenario)} in {shown} "
+        "(a relative path is looked up beside the experiment, then among the shipped "
+        "scenarios, never in the current folder)",
+    )
+
+
+# ------------------------------------------------------------------------ one field
 def coerce_at(path: str, value: Any, source: str, where: str) -> Any:
     """`value` checked as parameter `path`; an error names the field `where` in the file."""
     try:

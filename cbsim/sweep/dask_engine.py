@@ -14,15 +14,15 @@ import threading
 from typing import Any
 
 from cbsim.inputs.errors import CbsimError
-from cbsim.inputs.scenario import Scenario
 from cbsim.sweep.engines import run_batch, worker_probe
 from cbsim.sweep.spec import CONNECT_TIMEOUT_S, PROBE_TIMEOUT_S, WORKERS_TIMEOUT_S, RunSpec
+from cbsim.sweep.workload import Work
 
 
 class DaskEngine:
     """A Dask distributed cluster: an existing scheduler, or a `LocalCluster` (``local``)."""
 
-    def __init__(self, scenario: Scenario, address: str, workers: int) -> None:
+    def __init__(self, scenario: Work, address: str, workers: int) -> None:
         import logging
 
         from dask.distributed import Client, LocalCluster

@@ -2,7 +2,8 @@
 
 All three sit behind one small interface (`Engine`: `submit` a batch, `wait` for the first
 finished ones), so the sweep has one code path. The worker side is here too: `run_batch`
-runs a batch of runs with a pre-loaded scenario, `_init_worker` prepares a pool worker, and
+runs a batch of runs with a pre-loaded scenario (or `Workload`: several base scenarios, or
+monthly series kept), `_init_worker` prepares a pool worker, and
 `worker_probe` checks a Dask worker.
 
 Fork safety (the pool forks its workers on Linux): the sweep process must have no other
@@ -34,27 +35,32 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from cbsim.inputs.scenario import Scenario
 from cbsim.model.simulate import simulate
 from cbsim.sweep.spec import MAX_ERROR, RunResult, RunSpec
+from cbsim.sweep.workload import Work, Workload
 
 PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal a process gets when its parent dies
 STOP_TIMEOUT_S = 10.0  # terminated pool workers have this long to end before SIGKILL
 
 
 # ------------------------------------------------------------------------ worker side
-def run_batch(scenario: Scenario, runs: list[RunSpec]) -> list[RunResult]:
-    """Run a batch with a pre-loaded scenario; a run that raises is returned with its error."""
+def run_batch(scenario: Work, runs: list[RunSpec]) -> list[RunResult]:
+    """Run a batch with a pre-loaded scenario (or `Workload`); a run that raises is returned
+    with its error."""
     results: list[RunResult] = []
     for run_id, seed, overrides in runs:
         try:
-            results.append((run_id, simulate(scenario, seed=seed, **overrides), None))
+            if isinstance(scenario, Workload):
+                outcomes = scenario.run(seed, overrides, simulate)
+            else:
+                outcomes = simulate(scenario, seed=seed, **overrides)
+            results.append((run_id, outcomes, None))
         except Exception as exc:  # recorded in the run's row, the sweep goes on
             results.append((run_id, None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR]))
     return results
 
 
-_WORKER_SCENARIO: Scenario | None = None
+_WORKER_SCENARIO: Work | None = None
 _HELD_LOCKS: weakref.WeakSet[IO[bytes]] = weakref.WeakSet()  # folder locks open here
 
 
@@ -65,7 +71,7 @@ def close_in_workers(handle: IO[bytes]) -> None:
 
 
 def _init_worker(
-    scenario: Scenario, parent: int | None = None, blocked: frozenset[int] = frozenset()
+    scenario: Work, parent: int | None = None, blocked: frozenset[int] = frozenset()
 ) -> None:
     """Process-pool initializer: keep the scenario; signals and locks are the parent's business.
 
@@ -174,7 +180,7 @@ class Engine(Protocol):
 class SerialEngine:
     """Runs each batch in this process when it is submitted (``workers=1``)."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Work) -> None:
         self.scenario = scenario
         self.workers = 1
         self.label = "in-process (1 worker)"
@@ -208,7 +214,7 @@ class PoolEngine:
     threads (forking those is unsafe), workers come from a fork server.
     """
 
-    def __init__(self, scenario: Scenario, workers: int) -> None:
+    def __init__(self, scenario: Work, workers: int) -> None:
         self.scenario = scenario
         self.workers = workers
         self.label = f"process pool ({workers} workers)"

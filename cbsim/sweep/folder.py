@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING
 from cbsim.inputs.errors import CbsimError, InputError
 from cbsim.inputs.fileio import PATH_MAX, atomic_write_text, check_output_path
 from cbsim.sweep.engines import close_in_workers
-from cbsim.sweep.spec import DESIGN, EXPERIMENT_COPY, LOCK, MANIFEST, RUNS_DIR
+from cbsim.sweep.spec import DESIGN, EXPERIMENT_COPY, LOCK, MANIFEST, RUNS_DIR, SERIES_DIR
 from cbsim.sweep.store import write_design
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: no lock against two sweeps in one folder
     fcntl = None  # type: ignore[assignment]  # the module is absent on Windows
 
-START_FILES = (LOCK, RUNS_DIR, EXPERIMENT_COPY, DESIGN)  # what a start writes, manifest aside
-DEEPEST = len("/runs/.part-000000000-00000000.parquet.00000000.tmp")  # bytes below the folder
+START_FILES = (LOCK, RUNS_DIR, SERIES_DIR, EXPERIMENT_COPY, DESIGN)  # a start's, manifest aside
+DEEPEST = len("/series/.part-000000000-00000000.parquet.00000000.tmp")  # bytes below the folder
 STAGING_NAME = 200  # bytes of the folder's name kept in its staging folder's (NAME_MAX 255)
 
 
@@ -107,9 +107,13 @@ def startable(out: Path) -> bool:
         return True
     if LOCK not in names or any(name not in START_FILES for name in names):
         return False
-    runs = out / RUNS_DIR
-    return not runs.exists() or (
-        runs.is_dir() and all(_hidden_leftover(p.name) for p in runs.iterdir())
+    return all(_holds_only_leftovers(out / sub) for sub in (RUNS_DIR, SERIES_DIR))
+
+
+def _holds_only_leftovers(folder: Path) -> bool:
+    """`folder` is absent, or a folder of hidden leftovers only."""
+    return not folder.exists() or (
+        folder.is_dir() and all(_hidden_leftover(p.name) for p in folder.iterdir())
     )
 
 
@@ -185,16 +189,19 @@ def _remove_start_files(out: Path) -> None:
     for path in out.iterdir():
         if path.name in (EXPERIMENT_COPY, DESIGN) or _hidden_leftover(path.name):
             path.unlink(missing_ok=True)
-    runs = out / RUNS_DIR
-    if runs.is_dir():
-        for path in runs.iterdir():
-            path.unlink(missing_ok=True)  # hidden leftovers only (see `startable`)
-        runs.rmdir()
+    for sub in (RUNS_DIR, SERIES_DIR):
+        if (out / sub).is_dir():
+            for path in (out / sub).iterdir():
+                path.unlink(missing_ok=True)  # hidden leftovers only (see `startable`)
+            (out / sub).rmdir()
 
 
 def _fill(folder: Path, exp: Experiment, raw: np.ndarray, manifest: Manifest) -> None:
-    """Write a new sweep's files: runs/, the experiment, the design, the manifest (last)."""
+    """Write a new sweep's files: runs/ (and series/), the experiment, the design, the
+    manifest (last)."""
     (folder / RUNS_DIR).mkdir()
+    if exp.series:
+        (folder / SERIES_DIR).mkdir()
     if exp.text:
         atomic_write_text(folder / EXPERIMENT_COPY, exp.text)
     write_design(folder, exp, raw)
@@ -228,7 +235,11 @@ def _glob_escape(text: str) -> str:
 
 
 def remove_leftovers(out: Path) -> None:
-    """Remove files a killed sweep was writing in `out` and `out/runs` (hidden temporary
-    names)."""
-    for leftover in [*out.glob(".*.tmp"), *(out / RUNS_DIR).glob(".part-*.tmp")]:
+    """Remove files a killed sweep was writing in `out`, `out/runs` and `out/series` (hidden
+    temporary names)."""
+    for leftover in [
+        *out.glob(".*.tmp"),
+        *(out / RUNS_DIR).glob(".part-*.tmp"),
+        *(out / SERIES_DIR).glob(".part-*.tmp"),
+    ]:
         leftover.unlink(missing_ok=True)

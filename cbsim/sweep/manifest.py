@@ -32,6 +32,10 @@ SEEDS = (
     "run seed = SeedSequence([master_seed, run_id]).generate_state(1, uint64)"
     "[0] >> 1; run_id = design_point * replicates + replicate"
 )
+PAIRED_SEEDS = (
+    "paired: run seed = SeedSequence([master_seed, replicate]).generate_state(1, uint64)"
+    "[0] >> 1, the same for every design point; run_id = design_point * replicates + replicate"
+)
 VERSIONED = ("cbsim", "mesa", "numpy", "pandas", "pyarrow", "SALib", "dask", "distributed")
 
 
@@ -65,6 +69,8 @@ class ExperimentSummary:
     sampler: dict[str, Any]  # method, samples and the sampler's options
     factors: list[dict[str, Any]]  # each factor's path, kind and levels or bounds
     overrides: dict[str, Any] = field(default_factory=dict)
+    paired: bool = False  # every design point has the same seeds, replicate by replicate
+    series: bool = False  # the sweep keeps each run's monthly series (series/)
 
     @property
     def method(self) -> str:
@@ -184,6 +190,7 @@ def new_manifest(
         ),
         fingerprint=fingerprint,
         master_seed=experiment.seed,
+        seeds=PAIRED_SEEDS if experiment.paired else SEEDS,
         design_points=n_points,
         replicates=experiment.replicates,
         problem=experiment.problem(),
@@ -220,7 +227,13 @@ def read_manifest(out: Path) -> Manifest:
 
 # ------------------------------------------------------------------------ reading JSON
 _REQUIRED: Any = object()
-_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number"}
+_TYPE_NAMES = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    int: "a number",
+    bool: "true or false",
+}
 
 
 class _Reader:
@@ -275,6 +288,8 @@ def _experiment(data: dict[str, Any]) -> ExperimentSummary:
         sampler=sampler,
         factors=read.list_of("factors", dict),
         overrides=read.take("overrides", dict, {}),
+        paired=read.take("paired", bool, False),
+        series=read.take("series", bool, False),
     )
 
 

@@ -12,8 +12,8 @@ from cbsim.inputs.errors import CbsimError
 from cbsim.sweep.spec import CONNECT_TIMEOUT_S, MAX_WORKERS, PROBE_TIMEOUT_S, WORKERS_TIMEOUT_S
 
 if TYPE_CHECKING:
-    from cbsim.inputs.scenario import Scenario
     from cbsim.sweep.engines import Engine
+    from cbsim.sweep.workload import Work
 
 WORKERS_HELP = (
     f"local processes, 1 to {MAX_WORKERS} (default: all cores, at most {MAX_WORKERS}; never "
@@ -92,7 +92,7 @@ def check_workers(workers: int | None) -> None:
         raise CbsimError(f"--workers must be from 1 to {MAX_WORKERS}, got {shown}")
 
 
-def make_engine(scenario: Scenario, workers: int | None, scheduler: str | None) -> Engine:
+def make_engine(scenario: Work, workers: int | None, scheduler: str | None) -> Engine:
     """The engine for the options: in-process, process pool, or Dask."""
     from cbsim.sweep.engines import PoolEngine, SerialEngine
 

@@ -4,15 +4,18 @@ Runs go to workers in batches: a local process pool by default (forked on Linux:
 start at once and share this process's memory), a Dask cluster when a scheduler address is
 given (``local`` starts a `LocalCluster`). Both sit behind the same small engine interface
 (`cbsim.sweep.engines`), so there is one code path. Every run's seed comes from the master
-seed and its run id, so the table does not depend on the engine, the worker count or the
-order in which batches finish.
+seed and its run id (its replicate, in a paired experiment), so the table does not depend on
+the engine, the worker count or the order in which batches finish.
 
 The package, one job a module:
 
 - `run` (here): `run_sweep`, one session of a sweep from start to `SweepSummary`;
+- `start`: where a session starts (the sweep to resume, checked; a new one's probe run);
+- `workload`, `monthly`: what workers run (base scenarios by name; runs with monthly series);
 - `engines`: where batches run (in-process, process pool, Dask) and the worker side;
 - `scheduler`: which batches to send, and the retry policy for runs lost with a worker;
 - `store`: part files, the run table's schema, the output folder and its lock;
+- `series_store`: the monthly series' part files (``series = true``);
 - `manifest`: ``manifest.json`` as a typed `Manifest`;
 - `progress`: the progress bar; `spec`: names and limits the others share.
 
@@ -39,7 +42,6 @@ import numpy as np
 from cbsim.inputs.errors import CbsimError, printable
 from cbsim.inputs.experiment import Experiment, load_experiment
 from cbsim.inputs.scenario import Scenario
-from cbsim.model.simulate import simulate
 from cbsim.sweep.calibrated import Posterior, check_posterior
 from cbsim.sweep.engines import Engine
 from cbsim.sweep.folder import (
@@ -48,18 +50,15 @@ from cbsim.sweep.folder import (
     create_output,
     default_out,
     lock_folder,
-    remove_leftovers,
     startable,
 )
 from cbsim.sweep.interrupts import catch_interrupts, restore_handlers
 from cbsim.sweep.manifest import (
-    Manifest,
     RunCounts,
     Session,
     Status,
     new_manifest,
     now,
-    read_manifest,
     versions,
 )
 from cbsim.sweep.options import (
@@ -71,6 +70,7 @@ from cbsim.sweep.options import (
 )
 from cbsim.sweep.progress import Bar, NoBar, progress_bar
 from cbsim.sweep.scheduler import Batch, BatchScheduler, FutureLike, PoolKeepsBreaking, Unsent
+from cbsim.sweep.series_store import write_series_part
 from cbsim.sweep.spec import (
     EXIT_RUNS_FAILED,
     MANIFEST,
@@ -78,14 +78,9 @@ from cbsim.sweep.spec import (
     RUNS_DIR,
     RunResult,
 )
-from cbsim.sweep.store import (
-    RunTable,
-    arrow_without_pandas,
-    check_runs_folder,
-    forget_worker_deaths,
-    rows_written,
-    write_part,
-)
+from cbsim.sweep.start import Start, check_design, previous, probe
+from cbsim.sweep.store import RunTable, arrow_without_pandas, part_name, rows_written, write_part
+from cbsim.sweep.workload import workload
 
 
 @dataclass(frozen=True)
@@ -116,18 +111,6 @@ class SweepSummary:
     def exit_status(self) -> int:
         """0, or `EXIT_RUNS_FAILED` if any run in the table failed."""
         return EXIT_RUNS_FAILED if self.failed else 0
-
-
-@dataclass
-class _Start:
-    """Where a session starts: the manifest, the raw design, the runs with a row, and how
-    many failed."""
-
-    manifest: Manifest
-    raw: np.ndarray  # the design's raw matrix: the sampler's (new) or design.parquet's
-    done: np.ndarray  # one boolean a run id
-    failed: int
-    retried: int  # rows of runs lost with their worker, dropped to run them again
 
 
 def run_sweep(
@@ -176,20 +159,22 @@ def run_sweep(
     folder = Path(out) if out is not None else default_out(exp.name)
     check_out(folder)
     scenario = exp.base_scenario()
+    scenarios = exp.scenarios()
     lock, start = _open(folder, exp, scenario, resume)
     check_posterior(start.manifest, posterior, folder, resume)
     engine = None
     finished = False
     try:
         design = exp.design(start.raw)
-        _check_design(exp, scenario, design)
+        check_design(exp, scenarios, design)
         table = RunTable(
             exp, design, start.manifest.columns, None if posterior is None else posterior.draw
         )
         todo = int((~start.done).sum())
         if todo:  # first: a scheduler that cannot be reached leaves nothing behind
             n = useful_workers(todo, workers or default_workers(), batch_size)
-            engine = make_engine(scenario, n, scheduler)
+            work = workload(scenarios, next(iter(scenarios)), exp.series)
+            engine = make_engine(work, n, scheduler)
         if lock is None:
             lock = create_output(folder, exp, start.raw, start.manifest)
         show = sys.stderr.isatty() if progress is None else progress
@@ -205,13 +190,13 @@ def run_sweep(
 
 def _open(
     out: Path, exp: Experiment, scenario: Scenario, resume: bool
-) -> tuple[IO[bytes] | None, _Start]:
+) -> tuple[IO[bytes] | None, Start]:
     """The sweep in `out` to resume (locked), or a new one's start (no folder yet)."""
     fingerprint = exp.fingerprint(scenario)
     if resume and (out / MANIFEST).exists():
         lock = lock_folder(out)
         try:
-            return lock, _previous(out, exp, fingerprint)
+            return lock, previous(out, exp, fingerprint)
         except BaseException:
             lock.close()
             raise
@@ -220,86 +205,14 @@ def _open(
             raise CbsimError(f"{out}: not a sweep output folder (no {MANIFEST}); cannot resume")
         raise already_exists(out)
     raw = exp.raw_design()
-    columns = RunTable.columns_for(exp, _probe(scenario))
+    columns = RunTable.columns_for(exp, _probe(exp.scenarios()))
     manifest = new_manifest(exp, scenario, fingerprint, columns, len(raw))
-    return None, _Start(manifest, raw, np.zeros(exp.n_runs(), dtype=bool), 0, 0)
+    return None, Start(manifest, raw, np.zeros(exp.n_runs(), dtype=bool), 0, 0)
 
 
-def _previous(out: Path, exp: Experiment, fingerprint: str) -> _Start:
-    """The manifest, design, finished runs, failed count and runs to retry of the sweep in
-    `out`, once its results pass `check_runs_folder`.
-
-    The design is the one stored in the folder, not the sampler's again (a SALib or numpy
-    release between two sessions may sample differently). Runs lost with their worker
-    process are forgotten, so that they run again.
-    """
-    manifest = read_manifest(out)
-    if manifest.fingerprint != fingerprint:
-        raise CbsimError(
-            f"{out}: the experiment or its scenario has changed since this "
-            "sweep started; resume needs the same experiment (or use a new --out)"
-        )
-    _warn_versions(out, manifest)
-    try:
-        remove_leftovers(out)
-        (out / RUNS_DIR).mkdir(exist_ok=True)
-    except OSError as exc:
-        raise CbsimError(
-            f"{out}: cannot write in the output folder ({exc.strerror or exc})"
-        ) from None
-    folder = check_runs_folder(out)
-    if folder.design.shape != (exp.n_points(), len(exp.factors)):
-        raise CbsimError(
-            f"{out}: design.parquet has {folder.design.shape[0]:,} points of "
-            f"{folder.design.shape[1]} factors; the experiment has {exp.n_points():,} of "
-            f"{len(exp.factors)}"
-        )
-    try:
-        retried = forget_worker_deaths(out / RUNS_DIR)
-    except OSError as exc:
-        raise CbsimError(
-            f"{out}: cannot write in the output folder ({exc.strerror or exc})"
-        ) from None
-    done = folder.done.copy()
-    done[retried] = False
-    failed = folder.failed - len(retried)
-    return _Start(manifest, folder.design, done, failed, len(retried))
-
-
-def _warn_versions(out: Path, manifest: Manifest) -> None:
-    started_with, current = manifest.versions, versions()
-    changed = [
-        f"{name} {started_with.get(name)} -> {current[name]}"
-        for name in ("cbsim", "mesa")
-        if started_with.get(name) != current[name]
-    ]
-    if changed:
-        print(
-            f"cbsim: warning: {out} was started with other versions ({', '.join(changed)}); "
-            "runs from both will share one table",
-            file=sys.stderr,
-        )
-
-
-def _check_design(exp: Experiment, scenario: Scenario, design: list[dict[str, Any]]) -> None:
-    """Every design point must make a valid scenario (e.g. a stance above its floor)."""
-    seen: set[tuple[tuple[str, Any], ...]] = set()
-    for i, point in enumerate(design):
-        key = tuple(sorted(point.items()))
-        if key in seen:
-            continue
-        seen.add(key)
-        scenario.with_overrides(point, source=f"{exp.source}: factors (design point {i})")
-
-
-def _probe(scenario: Scenario) -> dict[str, Any]:
-    """One run of the base scenario: the outcome names and types the table will hold."""
-    try:
-        return simulate(scenario, seed=0)
-    except Exception as exc:
-        raise CbsimError(
-            f"{scenario.path}: the base scenario does not run ({type(exc).__name__}: {exc})"
-        ) from None
+def _probe(scenarios: dict[str, Scenario]) -> dict[str, Any]:
+    """One run of each base scenario: the outcome names and types the table will hold."""
+    return probe(scenarios)
 
 
 # ------------------------------------------------------------------------ one session
@@ -313,7 +226,7 @@ class _Sweep:
         exp: Experiment,
         table: RunTable,
         out: Path,
-        start: _Start,
+        start: Start,
         engine: Engine | None,
         batch_size: int | None,
         progress: bool,
@@ -432,7 +345,10 @@ class _Sweep:
             return
         part = self.table.table(results)
         try:
-            write_part(self.runs_dir, part)
+            name = part_name(part)
+            if self.exp.series:  # first: a runs part always has its series (see series_store)
+                write_series_part(self.out, results, name)
+            write_part(self.runs_dir, part, name)
         except OSError as exc:
             raise CbsimError(
                 f"{self.runs_dir}: cannot write results ({exc.strerror or exc}); "

@@ -10,6 +10,7 @@ from typing import Any
 
 # ------------------------------------------------------------------------ the output folder
 RUNS_DIR = "runs"  # one Parquet part file per finished batch
+SERIES_DIR = "series"  # with `series = true`: each runs/ part's monthly series, same name
 MANIFEST = "manifest.json"
 LOCK = ".lock"  # held (flock) by the sweep writing to the folder
 DESIGN = "design.parquet"  # the sampler's raw matrix, one row per design point
@@ -42,3 +43,4 @@ EXIT_RUNS_FAILED = 3  # exit status of a sweep whose table holds failed runs
 # ------------------------------------------------------------------------ records
 RunSpec = tuple[int, int, dict[str, Any]]  # run_id, seed, overrides: what a worker runs
 RunResult = tuple[int, dict[str, Any] | None, str | None]  # run_id, outcomes, error
+SERIES_KEY = "_monthly"  # outcomes key of a run's monthly record (a series, not a column)

@@ -7,10 +7,13 @@ Output folder::
     DIR/experiment.toml      copy of the experiment file
     DIR/design.parquet       the sampler's raw matrix, one row per design point
     DIR/runs/part-*.parquet  one row per run; `pandas.read_parquet(DIR / "runs")` reads all
+    DIR/series/part-*.parquet  with `series = true`: the same runs' monthly series
+                             (`cbsim.sweep.series_store`), each beside its runs/ part's name
 
 Each part file is written atomically when its batch finishes, so an interrupted sweep keeps
 every finished run. The folder itself and its lock are `cbsim.sweep.folder`'s business.
-This is the only module of the package that loads pyarrow.
+This module loads pyarrow for the package (`series_store` takes it from here, so that the
+allocator settings below come first).
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from cbsim.inputs.errors import CbsimError  # noqa: E402
-from cbsim.inputs.experiment import run_seed  # noqa: E402
 from cbsim.inputs.fileio import atomic_write_bytes  # noqa: E402
 from cbsim.sweep.manifest import Manifest, read_manifest  # noqa: E402
 from cbsim.sweep.spec import DESIGN, MANIFEST, RUNS_DIR, WORKER_DIED, RunResult, RunSpec  # noqa: E402
@@ -57,6 +59,7 @@ KIND_TYPES = {
     "float": pa.float64(),
     "stance": pa.string(),
     "month": pa.string(),
+    "scenario": pa.string(),  # the scenario factor: the scenario's name
 }
 
 
@@ -85,14 +88,15 @@ class RunTable:
         cols = [[name, str(kind)] for name, kind in ID_COLUMNS]
         cols += [[f.path, str(KIND_TYPES[f.kind])] for f in experiment.factors]
         for key, value in probe.items():
-            cols.append([key, str(_arrow_type(value))])
+            if key not in experiment.factor_paths:  # `scenario`: the factor's column says it
+                cols.append([key, str(_arrow_type(value))])
         cols.append(["error", "string"])
         return cols
 
     def specs(self, run_ids: Sequence[int]) -> list[RunSpec]:
         """What a worker needs for these runs: id, seed and the design point's values."""
-        r, seed = self.experiment.replicates, self.experiment.seed
-        seeds = [run_seed(seed, i) for i in run_ids]
+        r = self.experiment.replicates
+        seeds = [self.experiment.seed_of(i) for i in run_ids]
         if self.draw is None:
             return [(i, s, self.design[i // r]) for i, s in zip(run_ids, seeds, strict=True)]
         draw = self.draw  # drawn here, in the sweep's process: the same on every engine
@@ -102,7 +106,7 @@ class RunTable:
 
     def table(self, results: list[RunResult]) -> pa.Table:
         """Rows for finished runs, in run-id order, with the fixed schema."""
-        r, seed = self.experiment.replicates, self.experiment.seed
+        r = self.experiment.replicates
         results = sorted(results, key=lambda item: item[0])
         ids = [run_id for run_id, _, _ in results]
         points = [run_id // r for run_id in ids]
@@ -112,7 +116,7 @@ class RunTable:
             "run_id": ids,
             "design_point": points,
             "replicate": [i % r for i in ids],
-            "seed": [run_seed(seed, i) for i in ids],
+            "seed": [self.experiment.seed_of(i) for i in ids],
         }
         for path in self.factor_paths:
             cols[path] = [self.design[point][path] for point in points]
@@ -180,12 +184,18 @@ class _HidePandas:
 
 
 # ------------------------------------------------------------------------ part files
-def write_part(runs_dir: Path, table: pa.Table) -> Path:
-    """Write one part file atomically (hidden temporary name, then rename)."""
+def part_name(table: pa.Table) -> str:
+    """A new part file's name: its first run id and a random tag (`part-000000012-9f3a1c2e`)."""
+    first = int(table.column("run_id")[0].as_py()) if table.num_rows else 0
+    return f"part-{first:09d}-{secrets.token_hex(4)}.parquet"
+
+
+def write_part(runs_dir: Path, table: pa.Table, name: str | None = None) -> Path:
+    """Write one part file atomically (hidden temporary name, then rename), named `name`
+    (default: `part_name`)."""
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
-    first = int(table.column("run_id")[0].as_py()) if table.num_rows else 0
-    path = runs_dir / f"part-{first:09d}-{secrets.token_hex(4)}.parquet"
+    path = runs_dir / (name or part_name(table))
     atomic_write_bytes(path, buffer.getvalue())
     return path
 

@@ -1,0 +1,309 @@
+"""When: the monthly series a sweep kept (``series = true``) as fan charts, and the month each
+run reached a target share, with its distribution over runs.
+
+A library for the report: `load_series` reads ``DIR/series/`` (None when the sweep kept no
+series), `fan_chart` draws the median and the 50% and 90% bands over runs month by month,
+`month_reached` finds each run's first month at or above a target share, and
+`series_section` puts them together as the report's "## When" section.
+
+Panels (`panel_groups`): one per design point when there are at most `MAX_PANELS`; else one
+per scenario when a scenario factor varies over at most `MAX_PANELS`; else the design points
+with the three highest and three lowest P(target met); else the whole sweep in one panel.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cbsim.analysis.text import level_text, pct
+from cbsim.inputs.errors import CbsimError
+from cbsim.inputs.factors import SCENARIO_FACTOR
+from cbsim.outputs.figures import TARGET_COLOUR, plt
+from cbsim.sweep.manifest import read_manifest
+from cbsim.sweep.series_store import series_parts
+
+SHARE = "share_developing"
+COST = "central_cost_m_to_date"
+MAX_PANELS = 6
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+LABELS = {
+    SHARE: "share of authorities developing a community budget",
+    COST: "cost to the centre so far (£m)",
+    "pooled_m_to_date": "money pooled so far (£m)",
+}
+BAND_COLOUR = "#1f6f8b"
+
+
+# ------------------------------------------------------------------------ reading
+def load_series(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame | None:
+    """The sweep's monthly series in long format (run_id, month as a Timestamp, month_index,
+    variable, value), sorted; None when the sweep kept no series. Series parts whose runs
+    part is missing (a sweep stopped between the two writes) are left out."""
+    folder = Path(sweep_dir)
+    if not read_manifest(folder).experiment.series:
+        return None
+    tables = []
+    for part in series_parts(folder):
+        try:
+            tables.append(pq.read_table(part))
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise CbsimError(f"{part}: unreadable series part ({exc})") from None
+    if not tables:
+        frame = pd.DataFrame(columns=["run_id", "month", "month_index", "variable", "value"])
+        return frame.astype({"run_id": "int64", "month_index": "int32", "value": "float64"})
+    frame = pa.concat_tables(tables).to_pandas()
+    frame["month"] = pd.to_datetime(frame["month"].astype(str), format="%Y-%m")
+    frame["variable"] = frame["variable"].astype(str)
+    order = ["run_id", "month_index", "variable"]
+    return frame.sort_values(order, kind="stable").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------ panels
+def panel_groups(runs: pd.DataFrame, factors: Sequence[str] = ()) -> tuple[pd.Series, str]:
+    """Each run's panel label (indexed by run_id) and what the panels are, in words."""
+    runs = runs.set_index("run_id", drop=False)
+    points = runs.drop_duplicates("design_point").set_index("design_point")
+    varying = [f for f in factors if f in points and points[f].nunique() > 1]
+    if 1 < len(points) <= MAX_PANELS:
+        labels = {p: _point_label(points.loc[p], varying, p) for p in points.index}
+        return runs["design_point"].map(labels), "one panel per design point"
+    if SCENARIO_FACTOR in varying and points[SCENARIO_FACTOR].nunique() <= MAX_PANELS:
+        return runs[SCENARIO_FACTOR].astype(str), "one panel per scenario (over the other factors)"
+    if len(points) > MAX_PANELS and "target_met" in runs:
+        p = runs.groupby("design_point")["target_met"].mean().sort_values(kind="stable")
+        chosen = [*p.index[-3:][::-1], *p.index[:3][::-1]]
+        labels = {k: f"{_point_label(points.loc[k], varying, k)} (P = {p[k]:.2f})" for k in chosen}
+        return runs["design_point"].map(labels).dropna(), (
+            "the three design points with the highest and the three with the lowest P(target met)"
+        )
+    return pd.Series("all runs", index=runs.index), "all runs in one panel"
+
+
+def _point_label(point: pd.Series, varying: Sequence[str], index: int) -> str:
+    if not varying:
+        return f"design point {index}"
+    return ", ".join(f"{f} = {level_text(point[f])}" for f in varying)
+
+
+# ------------------------------------------------------------------------ the fan chart
+def fan_bands(series: pd.DataFrame, groups: pd.Series, variable: str = SHARE) -> pd.DataFrame:
+    """Quantiles over runs (`QUANTILES` columns), by panel label and month."""
+    rows = series[(series["variable"] == variable) & series["run_id"].isin(groups.index)]
+    rows = rows.assign(panel=rows["run_id"].map(groups))
+    bands = rows.groupby(["panel", "month"], sort=False)["value"].quantile(np.array(QUANTILES))
+    return bands.unstack()
+
+
+def fan_chart(
+    series: pd.DataFrame,
+    runs: pd.DataFrame,
+    path: str | os.PathLike[str],
+    variable: str = SHARE,
+    factors: Sequence[str] = (),
+    target_share: float | None = None,
+) -> Path:
+    """Write a PNG fan chart of `variable`: the median and the 50% and 90% bands over runs,
+    month by month, one panel per group of `panel_groups`; the target share (if given) as a
+    line on the share chart. Failed runs (with an error) are left out."""
+    ok = runs[runs["error"].isna()] if "error" in runs else runs
+    groups, _ = panel_groups(ok, factors)
+    bands = fan_bands(series, groups, variable)
+    panels = list(dict.fromkeys(groups))
+    n = max(1, len(panels))
+    cols = min(3, n)
+    fig, axes = plt.subplots(
+        math.ceil(n / cols),
+        cols,
+        figsize=(4.2 * cols, 3.0 * math.ceil(n / cols) + 0.4),
+        dpi=100,
+        squeeze=False,
+        sharey=True,
+    )
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        _fan_panel(ax, bands.loc[panel], int((groups == panel).sum()), str(panel))
+        if target_share is not None and variable == SHARE:
+            ax.axhline(target_share, color=TARGET_COLOUR, linestyle="--", linewidth=1)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{LABELS.get(variable, variable)}: median, 50% and 90% of runs", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def _fan_panel(ax: plt.Axes, band: pd.DataFrame, n_runs: int, title: str) -> None:
+    months = band.index.to_numpy()
+    ax.fill_between(months, band[0.05], band[0.95], color=BAND_COLOUR, alpha=0.18, lw=0)
+    ax.fill_between(months, band[0.25], band[0.75], color=BAND_COLOUR, alpha=0.35, lw=0)
+    ax.plot(months, band[0.5], color=BAND_COLOUR, linewidth=1.6)
+    ax.set_title(f"{title}\n({n_runs} runs)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    for label in ax.get_xticklabels():
+        label.set_rotation(30)
+
+
+# ------------------------------------------------------------------------ the month reached
+def month_reached(
+    series: pd.DataFrame, runs: pd.DataFrame, target_share: float | pd.Series
+) -> pd.Series:
+    """Per run (indexed by run_id, the runs without an error that have a series): the first
+    month its share developing reached `target_share` (a share, or one per run_id), NaT if
+    it never did."""
+    ok = runs[runs["error"].isna()] if "error" in runs else runs
+    share = series[(series["variable"] == SHARE) & series["run_id"].isin(ok["run_id"])]
+    target = (
+        share["run_id"].map(target_share)
+        if isinstance(target_share, pd.Series)
+        else pd.Series(float(target_share), index=share.index)
+    )
+    hit = share[share["value"] >= target - 1e-9]
+    first = hit.groupby("run_id")["month"].min()
+    ids = pd.Index(sorted(share["run_id"].unique()), name="run_id")
+    return first.reindex(ids).rename("month_reached")
+
+
+def run_target_shares(series: pd.DataFrame, runs: pd.DataFrame) -> pd.Series:
+    """Each run's own target as a share (its target_count over its authorities), by run_id."""
+    counts = series[series["variable"] == "developing"].set_index(["run_id", "month_index"])
+    shares = series[series["variable"] == SHARE].set_index(["run_id", "month_index"])
+    ratio = (counts["value"] / shares["value"]).replace([np.inf, -np.inf], np.nan)
+    authorities = ratio.groupby(level="run_id").max().round()
+    return (runs.set_index("run_id")["target_count"] / authorities).dropna()
+
+
+def month_reached_table(
+    reached: pd.Series, runs: pd.DataFrame, groups: pd.Series | None = None
+) -> pd.DataFrame:
+    """The month reached over runs, per group: runs, P(reached by the run's last month),
+    P(reached by its target date, if the runs say it), and the median month with the 5th
+    and 95th percentiles (`later` when beyond the runs' last month)."""
+    labels = groups if groups is not None else pd.Series("all runs", index=reached.index)
+    deadline = None
+    if "target_date" in runs:
+        dates = runs.set_index("run_id")["target_date"]
+        deadline = pd.to_datetime(dates.astype(str), format="%Y-%m", errors="coerce")
+    rows = []
+    for label in dict.fromkeys(labels.reindex(reached.index).dropna()):
+        ids = labels.index[labels == label].intersection(reached.index)
+        months = reached.loc[ids]
+        row: dict[str, object] = {"group": label, "runs": len(ids)}
+        row["p_reached"] = float(months.notna().mean())
+        if deadline is not None:
+            row["p_by_target_date"] = float((months <= deadline.reindex(ids)).mean())
+        for name, q in (("month_p05", 0.05), ("month_median", 0.5), ("month_p95", 0.95)):
+            row[name] = _month_quantile(months, q)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _month_quantile(months: pd.Series, q: float) -> str:
+    """A quantile of months over runs, never-reached counted as later than any month."""
+    if months.empty:
+        return "–"
+    ordinal = months.map(lambda m: np.inf if pd.isna(m) else m.year * 12 + m.month - 1)
+    value = float(np.quantile(ordinal.to_numpy(dtype=float), q, method="inverted_cdf"))
+    if math.isinf(value):
+        return "later"
+    return f"{int(value) // 12:04d}-{int(value) % 12 + 1:02d}"
+
+
+def month_reached_figure(
+    reached: pd.Series, groups: pd.Series, path: str | os.PathLike[str], target: str
+) -> Path:
+    """Write a PNG of P(reached by each month) per group: a step curve over the months (runs
+    that never reached it keep each curve below 1)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=100)
+    months = reached.dropna()
+    if not months.empty:
+        axis = pd.date_range(months.min(), months.max(), freq="MS")
+        for label in dict.fromkeys(groups.reindex(reached.index).dropna()):
+            ids = groups.index[groups == label].intersection(reached.index)
+            mine = reached.loc[ids]
+            p = [(mine <= month).sum() / len(mine) for month in axis]
+            ax.step(axis, p, where="post", label=str(label), linewidth=1.4)
+        ax.legend(fontsize=7, loc="upper left")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(f"P({target} reached by the month)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+# ------------------------------------------------------------------------ the section
+def series_section(
+    sweep_dir: str | os.PathLike[str], figures_dir: str | os.PathLike[str]
+) -> list[str]:
+    """The report's "## When" section (Markdown lines; images written to `figures_dir` and
+    linked by file name), or [] when the sweep kept no series."""
+    from cbsim.analysis.sweep_data import load_sweep
+
+    series = load_series(sweep_dir)
+    if series is None or series.empty:
+        return []
+    sweep = load_sweep(sweep_dir)
+    runs = sweep.runs[sweep.runs["run_id"].isin(series["run_id"].unique())]
+    ok = runs[runs["error"].isna()]
+    groups, what = panel_groups(ok, sweep.factors)
+    folder = Path(figures_dir)
+    targets = run_target_shares(series, ok)
+    one_target = targets.nunique() == 1
+    fan_chart(
+        series,
+        ok,
+        folder / "fan_share.png",
+        SHARE,
+        sweep.factors,
+        float(targets.iloc[0]) if one_target and len(targets) else None,
+    )
+    fan_chart(series, ok, folder / "fan_cost.png", COST, sweep.factors)
+    reached = month_reached(series, ok, targets)
+    target = f"{pct(targets.iloc[0])} developing" if one_target else "the target"
+    month_reached_figure(reached, groups, folder / "month_reached.png", target)
+    table = month_reached_table(reached, ok, groups)
+    return [
+        "",
+        "## When",
+        "",
+        f"Month by month over {len(ok):,} runs with a monthly series ({what}): the median "
+        "(line), the middle 50% and 90% of runs (bands).",
+        "",
+        "![Share developing, fan chart](fan_share.png)",
+        "",
+        "![Cost to the centre so far, fan chart](fan_cost.png)",
+        "",
+        f"The month each run first reached {target} (its own target share: target_count "
+        "over the authorities), over runs: P(reached by the run's last month), P(reached by "
+        "the target date), and the median month with the 5th and 95th percentiles ('later': "
+        "not within the run).",
+        "",
+        *_table_lines(table),
+        "",
+        "![P(target reached by month)](month_reached.png)",
+    ]
+
+
+def _table_lines(table: pd.DataFrame) -> list[str]:
+    head = ["group", "runs", "P(reached)", "P(by target date)", "median month", "5%–95%"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in table.to_dict("records"):
+        cells = [
+            str(row["group"]),
+            f"{row['runs']:,}",
+            pct(float(row["p_reached"])),
+            pct(float(row.get("p_by_target_date", float("nan")))),
+            str(row["month_median"]),
+            f"{row['month_p05']} – {row['month_p95']}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
