@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cbsim.cli import main
-from cbsim.inputs.errors import InputError
+from cbsim.inputs.errors import CbsimError, InputError
 from cbsim.inputs.experiment import run_seed
 from cbsim.inputs.search import load_search, search_dir
+from cbsim.policy.outputs import write_search
+from cbsim.policy.runner import PackageRunner
 from cbsim.policy.search import Candidate, frontier, run_search
+from cbsim.sweep import dask_engine
+from cbsim.sweep.spec import CONNECT_TIMEOUT_S
 
 SMALL = """\
 description = "a tiny search for the tests"
@@ -83,6 +88,96 @@ def test_the_search_is_the_same_with_workers(small):
     parallel = run_search(search, workers=2)
     assert parallel.candidates == result.candidates
     assert parallel.rechecks == result.rechecks
+    assert parallel.engine == "process pool (2 workers)" and parallel.workers == 2
+
+
+# ------------------------------------------------------------------ on a Dask cluster
+ENGINE_KEYS = ("engine", "scheduler", "workers", "seconds")
+
+
+@pytest.mark.slow
+def test_the_search_is_the_same_on_a_local_dask_cluster(small, tmp_path):
+    search, serial = small
+    dask = run_search(search, workers=2, scheduler="local")
+    assert dask.engine == "Dask LocalCluster (2 workers)" and dask.scheduler == "local"
+    assert dask.candidates == serial.candidates and dask.trials == serial.trials
+    assert dask.rechecks == serial.rechecks and dask.winner == serial.winner
+    assert dask.frontier == serial.frontier and dask.runs_done == serial.runs_done
+    # the files are the same byte for byte, but for where and how long the runs ran
+    files = {}
+    for name, result in (("serial", serial), ("dask", dask)):
+        out = tmp_path / name
+        write_search(result, out)
+        summary = json.loads((out / "search_summary.json").read_text())
+        engine = {key: summary.pop(key) for key in ENGINE_KEYS}
+        files[name] = (
+            (out / "search_trials.csv").read_bytes(),
+            (out / "search_frontier.png").read_bytes(),
+            summary,
+            engine,
+        )
+    assert files["dask"][:3] == files["serial"][:3]
+    assert files["dask"][3]["engine"] == "Dask LocalCluster (2 workers)"
+    assert files["dask"][3]["scheduler"] == "local" and files["dask"][3]["workers"] == 2
+    assert files["serial"][3]["engine"] == "in-process (1 worker)"
+
+
+def test_no_scheduler_at_the_address_is_one_line_within_the_deadline(small, monkeypatch):
+    search, _ = small
+    monkeypatch.setattr(dask_engine, "CONNECT_TIMEOUT_S", 2)  # the engine's deadline, shortened
+    started = time.monotonic()
+    with pytest.raises(CbsimError) as caught:
+        run_search(search, scheduler="tcp://127.0.0.1:1")
+    took = time.monotonic() - started
+    message = str(caught.value)
+    assert message.startswith("--scheduler tcp://127.0.0.1:1: ") and "\n" not in message
+    assert took < 2 + 5 + 10, took  # the deadline, its grace, and importing Dask
+
+
+@pytest.mark.slow
+def test_no_scheduler_at_the_address_is_one_line_within_the_real_deadline(small):
+    search, _ = small
+    started = time.monotonic()
+    with pytest.raises(CbsimError, match=r"^--scheduler tcp://127\.0\.0\.1:1: [^\n]*$"):
+        run_search(search, scheduler="tcp://127.0.0.1:1")
+    assert time.monotonic() - started < CONNECT_TIMEOUT_S + 5 + 15
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("tls://127.0.0.1:8786", "only tcp:// addresses"),
+        ("127.0.0.1:8786", "expected tcp://HOST:PORT"),
+        ("tcp://127.0.0.1", "expected tcp://HOST:PORT with a port"),
+    ],
+)
+def test_a_bad_scheduler_address_is_one_line_at_once(small, address, message):
+    search, _ = small
+    started = time.monotonic()
+    with pytest.raises(CbsimError) as caught:
+        run_search(search, scheduler=address)
+    assert str(caught.value).startswith(f"--scheduler {address}: ") and message in str(caught.value)
+    assert time.monotonic() - started < 5
+
+
+class LostFuture:
+    """A Dask future whose batch the cluster lost."""
+
+    def result(self):
+        raise RuntimeError("KilledWorker: the batch's worker died three times")
+
+
+def test_a_batch_the_cluster_loses_is_one_line_naming_the_scheduler(small):
+    search, _ = small
+    runner = PackageRunner(search.base_scenario())
+    runner.scheduler = "tcp://dask-host:8786"
+    runner.engine.submit = lambda runs: LostFuture()
+    with pytest.raises(CbsimError) as caught:
+        runner.run({}, [1, 2, 3], [{}, {}, {}])
+    assert str(caught.value) == (
+        "--scheduler tcp://dask-host:8786: the Dask cluster did not return a batch of the "
+        "search (RuntimeError: KilledWorker: the batch's worker died three times)"
+    )
 
 
 def test_cbsim_search_writes_the_frontier_and_summary(tmp_path, capsys):
@@ -101,6 +196,8 @@ def test_cbsim_search_writes_the_frontier_and_summary(tmp_path, capsys):
     assert {"offer.funding_boost_m", "p", "cost_m", "feasible", "frontier"} <= set(rows[0])
     summary = json.loads((out / "search_summary.json").read_text())
     assert summary["winner"]["runs"] == 60
+    assert summary["engine"] == "in-process (1 worker)" and summary["scheduler"] is None
+    assert "runs in" in text and "s on in-process (1 worker)" in text
     assert (out / "search_frontier.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -186,13 +283,6 @@ def test_a_missing_or_unknown_search_is_one_line(tmp_path, capsys, monkeypatch):
     assert main(["search", str(tmp_path / "missing.toml")]) == 2
     assert "no such search file" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
-
-
-def test_scheduler_is_refused_in_one_line(tmp_path, capsys):
-    path = write(tmp_path, SMALL)
-    assert main(["search", str(path), "--scheduler", "local", "--out", str(tmp_path / "o")]) == 2
-    assert "--scheduler: not supported yet" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()
 
 
 def test_with_a_posterior_every_package_runs_on_the_same_draws(tmp_path, capsys):

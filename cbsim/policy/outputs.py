@@ -189,7 +189,7 @@ def search_lines(result: SearchResult) -> list[str]:
     lines = [
         f"{s.name}: {result.trials} trials ({len(result.candidates)} packages, {feasible} "
         f"with P >= {s.required_p:g} on {s.runs} common seeds); {result.runs_done:,} runs in "
-        f"{result.seconds:.1f} s on {result.workers} process(es)"
+        f"{result.seconds:.1f} s on {result.engine}"
     ]
     for r in result.rechecks:
         verdict = "kept" if r.passed else "fell below"

@@ -15,8 +15,10 @@ search), P reported with a Wilson interval. If the fresh P falls below the requi
 next cheapest feasible package is re-checked, up to `RECHECK_CANDIDATES` in all.
 
 Candidates are proposed one at a time (the sampler sees every result before the next
-proposal), so the answer does not depend on `workers`: with workers > 1 each candidate's seeds
-are split among the workers of the sweep's local process pool.
+proposal), so the answer does not depend on where the runs run: with workers > 1 each
+candidate's seeds are split among the workers of the sweep's local process pool, and with a
+Dask `scheduler` (an address, or ``local`` for a LocalCluster of `workers` processes) among
+the cluster's workers (`cbsim.policy.runner`).
 """
 
 from __future__ import annotations
@@ -25,21 +27,15 @@ import logging
 import time
 import warnings
 from collections.abc import Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from cbsim.inputs.errors import CbsimError
-from cbsim.inputs.scenario import Scenario
 from cbsim.inputs.search import RECHECK_CANDIDATES, Lever, Search
+from cbsim.policy.runner import PackageRunner
 from cbsim.policy.runs import Draw, common_seeds, draws_for
 from cbsim.policy.stats import Interval, wilson_interval
-from cbsim.sweep.engines import PoolEngine, run_batch
-from cbsim.sweep.spec import RunSpec
-
-KEPT = ("target_met", "central_cost_m", "central_cost_m_at_target")
 
 
 @dataclass(frozen=True)
@@ -99,9 +95,11 @@ class SearchResult:
     rechecks: tuple[Recheck, ...]
     runs_done: int
     seconds: float
-    workers: int
+    workers: int  # the engine's workers (a Dask cluster's: its threads)
     posterior: str | None = None
     frontier: tuple[int, ...] = field(default=())  # trials on the cost/P frontier
+    engine: str = "in-process (1 worker)"  # where the runs ran (the engine's label)
+    scheduler: str | None = None  # the Dask scheduler's address, or "local"
 
     @property
     def winner(self) -> Recheck | None:
@@ -114,6 +112,8 @@ class SearchResult:
         return {
             "search": self.search.summary(),
             "posterior": self.posterior,
+            "engine": self.engine,
+            "scheduler": self.scheduler,
             "workers": self.workers,
             "trials": self.trials,
             "packages": len(self.candidates),
@@ -124,51 +124,6 @@ class SearchResult:
             "rechecks": [r.as_dict() for r in self.rechecks],
             "frontier": [c.as_dict() for c in self.candidates if c.trial in self.frontier],
         }
-
-
-# ------------------------------------------------------------------------ running packages
-class Runner:
-    """Runs packages on given seeds: in this process, or split among the workers of the
-    sweep's local process pool (`cbsim.sweep.engines.PoolEngine`: forked workers that load
-    the scenario once and die with this process)."""
-
-    def __init__(self, spec: Scenario, workers: int) -> None:
-        self.spec = spec
-        self.workers = workers
-        self.runs_done = 0
-        self.engine: PoolEngine | None = PoolEngine(spec, workers) if workers > 1 else None
-
-    def run(
-        self, levers: dict[str, Any], seeds: list[int], draws: list[dict[str, Any]]
-    ) -> np.ndarray:
-        """One row per seed: target met (0/1), cost over the run, cost to the target."""
-        runs: list[RunSpec] = [
-            (i, seed, {**{k: v for k, v in drawn.items() if k not in levers}, **levers})
-            for i, (seed, drawn) in enumerate(zip(seeds, draws, strict=True))
-        ]
-        if self.engine is None:
-            results = run_batch(self.spec, runs)
-        else:
-            bounds = np.linspace(0, len(runs), self.workers + 1).astype(int)
-            parts = [runs[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-            futures = [self.engine.submit(part) for part in parts]
-            try:
-                results = [r for future in futures for r in future.result()]
-            except BrokenProcessPool as exc:
-                raise CbsimError(f"search: a worker process died ({exc})") from None
-        rows = []
-        for run_id, outcomes, error in results:
-            if outcomes is None:
-                raise CbsimError(f"search: run of seed {seeds[run_id]} failed: {error}")
-            rows.append([float(outcomes[k]) for k in KEPT])
-        self.runs_done += len(runs)
-        return np.array(rows, dtype=float)
-
-    def close(self) -> None:
-        """Stop the workers."""
-        if self.engine is not None:
-            self.engine.close(cancel=True)
-            self.engine = None
 
 
 # ------------------------------------------------------------------------ the search
@@ -201,15 +156,23 @@ def run_search(
     workers: int = 1,
     draw: Draw | None = None,
     posterior: str | None = None,
+    scheduler: str | None = None,
 ) -> SearchResult:
-    """Run `search` (see the module docstring) and return its result."""
+    """Run `search` (see the module docstring) and return its result.
+
+    `workers`: local processes (1: this process); with `scheduler`, the processes of a
+    LocalCluster (``"local"``), ignored for an address (``"tcp://HOST:PORT"``: the cluster's
+    own workers). A bad address, or a scheduler that does not answer within the sweep's
+    deadlines, is one CbsimError line naming --scheduler, before any run. `draw` gives each
+    seed its parameters; `posterior` (the draw's folder) is recorded in the result.
+    """
     import optuna
 
     started = time.perf_counter()
     spec = search.base_scenario()
     seeds = common_seeds(search.seed, search.runs)
     draws = draws_for(seeds, draw)
-    runner = Runner(spec, workers)
+    runner = PackageRunner(spec, workers, scheduler)
     try:
         candidates, trials = _propose(search, runner, seeds, draws, optuna)
         fresh = common_seeds(search.seed, search.recheck_runs, first=search.runs)
@@ -223,15 +186,17 @@ def run_search(
         rechecks=tuple(rechecks),
         runs_done=runner.runs_done,
         seconds=time.perf_counter() - started,
-        workers=workers,
+        workers=runner.workers,
         posterior=posterior,
         frontier=frontier(candidates),
+        engine=runner.label,
+        scheduler=scheduler,
     )
 
 
 def _propose(
     search: Search,
-    runner: Runner,
+    runner: PackageRunner,
     seeds: list[int],
     draws: list[dict[str, Any]],
     optuna: Any,
@@ -269,7 +234,7 @@ def _candidate(search: Search, number: int, levers: dict[str, Any], rows: np.nda
 
 def _recheck(
     search: Search,
-    runner: Runner,
+    runner: PackageRunner,
     candidates: list[Candidate],
     seeds: list[int],
     draws: list[dict[str, Any]],
