@@ -132,10 +132,11 @@ def test_wilson_and_mean_intervals_per_design_point_match_hand_values(tmp_path):
     assert points.loc[1, "share_mean"] == pytest.approx(mean)
     assert points.loc[1, "share_lo"] == pytest.approx(mean - half)
     assert points.loc[1, "share_hi"] == pytest.approx(mean + half)
-    assert "| 1 | 0.5 | 10 | 7 | 0.700 [0.397, 0.892] |" in report
-    assert "| 2 | 1 | 9 (+1 failed) | 9 | 1.000 [0.701, 1.000] |" in report
+    # 0.7 -> 1.0 crosses the default required level 0.9: both points marked
+    assert "| 1 † | 0.5 | 10 | 7 | 0.700 [0.397, 0.892] |" in report
+    assert "| 2 † | 1 | 9 (+1 failed) | 9 | 1.000 [0.701, 1.000] |" in report
     lo, hi = wilson_by_hand(16, 29)
-    assert f"met in 16: P = 0.552 (95% Wilson interval {lo:.3f} to {hi:.3f})" in report
+    assert f"met in 16: P = 0.552 [{lo:.3f}, {hi:.3f}] (95% Wilson interval)" in report
     assert "29 successful runs" in report and "1 failed" in report
 
 
@@ -285,9 +286,10 @@ samples = 400
     # by hand: a Latin hypercube of 400 puts 160 values in [0.6, 1] (all meet the target)
     assert met.sum() == 160
     in_box = int(inside.sum())
+    lo, hi = wilson_by_hand(160, in_box)
     assert (
-        f"**Box 1**: coverage 1.000, density {160 / in_box:.3f}, mass {in_box / 400:.3f} "
-        f"({in_box} runs, 160 meeting the target)"
+        f"**Box 1**: coverage 1.000, density {160 / in_box:.3f} [{lo:.3f}, {hi:.3f}], "
+        f"mass {in_box / 400:.3f} ({in_box} runs, 160 meeting the target)"
     ) in report
     boxes_csv = pd.read_csv(out / "prim_boxes.csv")
     assert boxes_csv.loc[0, ["box", "factor"]].tolist() == [1, "council.virtual_value"]
@@ -303,7 +305,8 @@ def test_prim_needs_both_outcomes(tmp_path):
         lambda v, raw, r: (False, 0.2, None),
     )
     report = analyse(out).read_text()
-    assert "Not computed: PRIM needs runs that meet the target" in report
+    assert "**Not computed:** PRIM needs runs that meet the target" in report
+    assert "here no run met the target (0 of 6)" in report
     assert "(no variation in P(target met))" in report
 
 

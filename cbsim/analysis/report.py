@@ -21,20 +21,26 @@ from pathlib import Path
 
 import pandas as pd
 
-from cbsim.analysis.discovery import prim_boxes, prim_table
+from cbsim.analysis import frontier
+from cbsim.analysis.degenerate import outcome_warnings, uninformative_line
+from cbsim.analysis.discovery import discover, prim_table
+from cbsim.analysis.discovery_text import discovery_lines
 from cbsim.analysis.figures import heatmap_figure, points_figure, sensitivity_figure
+from cbsim.analysis.html import report_html
+from cbsim.analysis.marginals import marginal_lines, marginals
+from cbsim.analysis.scope import averaged_over, required_level
 from cbsim.analysis.sensitivity import WARNING, sensitivity
-from cbsim.analysis.staging import REPORT, ReportFiles
+from cbsim.analysis.staging import REPORT, REPORT_HTML, ReportFiles
 from cbsim.analysis.statistics import design_points, mean_interval, wilson_interval
 from cbsim.analysis.sweep_data import Sweep, load_sweep
 from cbsim.analysis.text import (
     factor_text,
-    pct,
+    level_text,
+    p_ci,
     points_lines,
-    prim_lines,
-    prob,
     sampler_text,
     sensitivity_lines,
+    share_ci,
     target_text,
     value_text,
 )
@@ -43,30 +49,43 @@ FILES_SECTION = [
     "",
     "## Files",
     "",
-    "`design_points.csv` (every design point), `sensitivity.csv`, `prim_boxes.csv`, "
-    "and the figures above; the runs themselves are in `runs/` "
+    "`report.html` (this report as one page, figures included), `design_points.csv` "
+    "(every design point), `frontier.csv`, `marginals.csv`, `sensitivity.csv`, "
+    "`prim_boxes.csv`, and the figures above; the runs themselves are in `runs/` "
     "(`pandas.read_parquet`).",
 ]
 
 
-def analyse(directory: str | os.PathLike) -> Path:
-    """Write report.md, CSV tables and PNG figures into the sweep folder, as a whole (an
-    analysis that fails leaves the previous one); return the report's path."""
+def analyse(directory: str | os.PathLike, required_p: float | None = None) -> Path:
+    """Write report.md, report.html, CSV tables and PNG figures into the sweep folder, as a
+    whole (an analysis that fails leaves the previous one); return report.md's path.
+
+    `required_p` is the P the frontier is drawn at (default: the one the manifest records,
+    else `cbsim.analysis.scope.REQUIRED_P_DEFAULT`)."""
     sweep = load_sweep(directory)
+    level, level_source = required_level(sweep.manifest, required_p)
     with ReportFiles(sweep.path) as outputs:
         points = design_points(sweep.runs, sweep.factors)
         outputs.csv("design_points.csv", points)
+        crossings = _frontier_table(sweep, points, level)
+        outputs.csv("frontier.csv", crossings)
+        on_frontier = frontier.frontier_points(crossings, sweep.method == "grid")
         lines = _header_lines(sweep)
         lines += _target_lines(sweep)
-        lines += points_lines(points, sweep.factors)
+        lines += points_lines(points, sweep.factors, on_frontier, level)
         outputs.figures["design_points.png"] = points_figure(points)
         lines += ["", "![P(target met) by design point](design_points.png)"]
+        lines += _frontier_lines(sweep, points, crossings, level, level_source)
+        lines += _marginal_lines(sweep, outputs)
         lines += _heatmap_lines(sweep, points, outputs)
         lines += _sensitivity_lines(sweep, points, outputs)
         lines += _discovery_lines(sweep, outputs)
         outputs.write_figures()
         lines += FILES_SECTION
-        outputs.write(REPORT, ("\n".join(lines) + "\n").encode("utf-8"))
+        text = "\n".join(lines) + "\n"
+        title = f"Sweep report: {sweep.manifest.experiment.name}"
+        outputs.write(REPORT_HTML, report_html(text, title, outputs.read).encode("utf-8"))
+        outputs.write(REPORT, text.encode("utf-8"))
         return outputs.commit()
 
 
@@ -104,21 +123,54 @@ def _header_lines(sweep: Sweep) -> list[str]:
 
 
 def _target_lines(sweep: Sweep) -> list[str]:
-    """P(target met) and the mean share at the target date over all successful runs."""
+    """P(target met) and the mean share at the target date over all successful runs, and
+    what that average is taken over."""
     ok = sweep.runs[sweep.runs["error"].isna()]
     k, n = int(ok["target_met"].astype(bool).sum()), len(ok)
     lo, hi = wilson_interval(k, n)
     mean, s_lo, s_hi = mean_interval(ok["share_at_target"].to_numpy(dtype=float))
+    p = k / n if n else math.nan
     return [
         "",
         "## Probability of meeting the target",
         "",
         f"Target: {target_text(ok)}. Over all {n:,} successful runs the target was met "
-        f"in {k:,}: P = {prob(k / n if n else math.nan)} (95% Wilson interval "
-        f"{prob(lo)} to {prob(hi)}); mean share at the target date {pct(mean)} "
-        f"(95% interval {pct(s_lo)} to {pct(s_hi)}).",
+        f"in {k:,}: P = {p_ci(p, lo, hi, n)} (95% Wilson interval); mean share at the "
+        f"target date {share_ci(mean, s_lo, s_hi, n)} (95% t interval).",
+        "",
+        averaged_over(sweep.manifest, n),
         "",
     ]
+
+
+def _frontier_table(sweep: Sweep, points: pd.DataFrame, level: float) -> pd.DataFrame:
+    if sweep.method == "grid":
+        return frontier.grid_crossings(points, sweep.factors, level)
+    return frontier.straddling_points(points, level)
+
+
+def _frontier_lines(
+    sweep: Sweep, points: pd.DataFrame, table: pd.DataFrame, level: float, source: str
+) -> list[str]:
+    """Where P crosses the required level, with each P's 95% interval."""
+    lines = [
+        "",
+        f"## Where P crosses the required level ({level:g})",
+        "",
+        f"Required level: P(target met) >= {level:g} ({source}).",
+        "",
+    ]
+    if sweep.method == "grid":
+        return lines + frontier.grid_lines(table, points, level)
+    reps = sweep.manifest.experiment.replicates
+    return lines + frontier.sampled_lines(table, points, level, reps)
+
+
+def _marginal_lines(sweep: Sweep, outputs: ReportFiles) -> list[str]:
+    """P and the mean share at each level of each factor, over the others."""
+    table = marginals(sweep.runs[sweep.runs["error"].isna()], sweep.factors)
+    outputs.csv("marginals.csv", table)
+    return ["", "## Each factor on its own (marginals)", "", *marginal_lines(table)]
 
 
 def _heatmap_lines(sweep: Sweep, points: pd.DataFrame, outputs: ReportFiles) -> list[str]:
@@ -129,15 +181,28 @@ def _heatmap_lines(sweep: Sweep, points: pd.DataFrame, outputs: ReportFiles) -> 
     if len(varying) < 2:
         return []
     row, col = varying[0], varying[1]
-    other = [f for f in sweep.factors if f not in (row, col)]
+    other = [f for f in varying if f not in (row, col)]
     replicates = sweep.manifest.experiment.replicates
     title = f"P(target met), {replicates} runs per cell" + (
         f" (mean over {', '.join(other)})" if other else ""
     )
     outputs.figures["p_target_heatmap.png"] = heatmap_figure(points, row, col, title)
+    over = (
+        "Each cell is the mean of the design points' P over "
+        + "; ".join(
+            f"`{f}` in {{{', '.join(level_text(v) for v in dict.fromkeys(points[f]))}}}"
+            for f in other
+        )
+        + " (each equally)"
+        if other
+        else f"Each cell is one design point's P over its {replicates} runs"
+    )
     return [
         "",
         "## P(target met) over the grid",
+        "",
+        f"{over}; the 95% interval of every design point is in the table above and in "
+        "`design_points.csv`.",
         "",
         "![P(target met) heatmap](p_target_heatmap.png)",
     ]
@@ -145,13 +210,16 @@ def _heatmap_lines(sweep: Sweep, points: pd.DataFrame, outputs: ReportFiles) -> 
 
 def _sensitivity_lines(sweep: Sweep, points: pd.DataFrame, outputs: ReportFiles) -> list[str]:
     table, note = sensitivity(sweep, points)
+    warned = {k: uninformative_line(k, v) for k, v in outcome_warnings(points).items()}
     lines = ["", "## Sensitivity", ""]
     if table is None:
         if note.startswith(WARNING):
-            return lines + [f"**Warning:** not computed: {note.removeprefix(WARNING)}."]
-        return lines + [f"Not computed: {note}."]
+            lines += [f"**Warning:** not computed: {note.removeprefix(WARNING)}."]
+        else:
+            lines += [f"Not computed: {note}."]
+        return lines + [line for w in warned.values() for line in ("", w)]
     outputs.csv("sensitivity.csv", table)
-    lines += [note + ".", ""] + sensitivity_lines(table, sweep.method)
+    lines += [note + ".", ""] + sensitivity_lines(table, sweep.method, warned)
     if table.drop(columns=["outcome", "factor"]).notna().any().any():
         outputs.figures["sensitivity.png"] = sensitivity_figure(table, sweep.method)
         lines += ["", "![Sensitivity indices](sensitivity.png)"]
@@ -159,18 +227,18 @@ def _sensitivity_lines(sweep: Sweep, points: pd.DataFrame, outputs: ReportFiles)
 
 
 def _discovery_lines(sweep: Sweep, outputs: ReportFiles) -> list[str]:
-    boxes, first = prim_boxes(sweep.runs, sweep.factors)
-    lines = ["", "## Scenario discovery (PRIM)", ""]
-    if not boxes:
-        return lines + [
-            "Not computed: PRIM needs runs that meet the target and runs that do "
-            "not, and a factor that varies."
-        ]
-    lines += prim_lines(boxes)
-    outputs.csv("prim_boxes.csv", prim_table(boxes))
-    if first is not None:
+    found = discover(sweep.runs, sweep.factors, sweep.manifest.experiment.replicates)
+    lines = ["", "## Scenario discovery (PRIM): every route to the target", ""]
+    lines += discovery_lines(found)
+    if not found.boxes:
+        return lines
+    outputs.csv("prim_boxes.csv", prim_table(found.boxes))
+    if found.first is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            outputs.figures["prim_tradeoff.png"] = first.show_tradeoff()
-        lines += ["", "![PRIM peeling trajectory: coverage against density](prim_tradeoff.png)"]
+            outputs.figures["prim_tradeoff.png"] = found.first.show_tradeoff()
+        lines += [
+            "",
+            "![PRIM peeling trajectory of box 1: coverage against density](prim_tradeoff.png)",
+        ]
     return lines

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cbsim.analysis.grid_effects import main_effect_shares
 from cbsim.analysis.statistics import CONFIDENCE
 from cbsim.analysis.sweep_data import Sweep
 
@@ -28,7 +29,8 @@ NOTES = {  # sampler method: how its indices are computed (a sentence of the rep
     "(SALib `rbd_fast.analyze` on the Latin hypercube)",
     "grid": "main-effect share of variance: Var over a factor's levels of the mean "
     "outcome, divided by the variance over all design points (exact on a full "
-    "factorial; what is left is interaction)",
+    "factorial; what is left is interaction), with a 95% interval from a parametric "
+    "bootstrap of each design point's own noise",
 }
 
 Rows = list[dict[str, Any]]
@@ -54,6 +56,13 @@ def sensitivity(sweep: Sweep, points: pd.DataFrame) -> tuple[pd.DataFrame | None
                 f"needs every one of the {planned:,} design points with at least "
                 "one finished run; resume the sweep first"
             )
+    text_factor = _text_factor(sweep) if method in ("saltelli", "morris", "lhs") else None
+    if text_factor:
+        return None, (
+            f"{WARNING}`{text_factor}` is a categorical factor (its sampled values are text), "
+            f"and {dict(SALIB_NAMES)[method]} needs numbers for every factor: see the "
+            "marginals for what each of its levels does"
+        )
     if method == "lhs" and len(points) < RBD_FAST_MIN_POINTS:
         return None, (
             f"{WARNING}RBD-FAST needs at least {RBD_FAST_MIN_POINTS} design points "
@@ -88,7 +97,7 @@ def _indices(method: str, sweep: Sweep, points: pd.DataFrame, y: np.ndarray, lab
         return _morris(sweep, y, label)
     if method == "lhs":
         return _rbd_fast(sweep, y, label)
-    return _main_effects(sweep.factors, points, y, label)
+    return _main_effects(sweep, points, label)
 
 
 def _sobol(sweep: Sweep, y: np.ndarray, label: str) -> Rows:
@@ -142,18 +151,25 @@ def _rbd_fast(sweep: Sweep, y: np.ndarray, label: str) -> Rows:
     ]
 
 
-def _main_effects(factors: list[str], points: pd.DataFrame, y: np.ndarray, label: str) -> Rows:
-    """Each factor's main-effect share: Var over its levels of the mean outcome / Var(y)."""
+def _main_effects(sweep: Sweep, points: pd.DataFrame, label: str) -> Rows:
+    """Each factor's main-effect share (Var over its levels of the mean outcome / Var(y)),
+    with a 95% bootstrap ± (`cbsim.analysis.grid_effects`)."""
     key = dict((lab, key) for key, lab in OUTCOMES)[label]
-    total = np.nanvar(y)
+    shares = main_effect_shares(points, sweep.factors, key, sweep.manifest.master_seed)
     return [
-        {
-            "outcome": label,
-            "factor": n,
-            "S1": float(points.groupby(n)[key].mean().var(ddof=0) / total),
-        }
-        for n in factors
+        {"outcome": label, "factor": n, "S1": shares[n][0], "S1_conf": shares[n][1]}
+        for n in sweep.factors
     ]
+
+
+def _text_factor(sweep: Sweep) -> str | None:
+    """The first factor whose sampled values are not numbers (e.g. scenario names)."""
+    if sweep.design is None:
+        return None
+    for name in sweep.factors:
+        if not pd.api.types.is_numeric_dtype(sweep.design[name]):
+            return name
+    return None
 
 
 def _design_matrix(sweep: Sweep) -> np.ndarray | None:

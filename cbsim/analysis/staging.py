@@ -21,8 +21,12 @@ from cbsim.inputs.fileio import atomic_write_bytes
 from cbsim.outputs.figures import figure_png, plt
 
 REPORT = "report.md"
+REPORT_HTML = "report.html"
 OUTPUTS = (
+    REPORT_HTML,
     "design_points.csv",
+    "frontier.csv",
+    "marginals.csv",
     "sensitivity.csv",
     "prim_boxes.csv",
     "design_points.png",
@@ -69,18 +73,26 @@ class ReportFiles:
             raise self._error(self.folder / name, exc) from None
         self.written.append(name)
 
+    def read(self, name: str) -> bytes | None:
+        """A staged file's bytes (None if this analysis has not written it)."""
+        path = self.staging / name
+        return path.read_bytes() if "/" not in name and path.is_file() else None
+
     def write_figures(self) -> None:
         for name, fig in self.figures.items():
             self.write(name, figure_png(fig))
 
     def commit(self) -> Path:
-        """Move the staged files into the sweep folder, the report last; remove the files of
-        an earlier report that this one lacks. Returns the report's path."""
+        """Move the staged files into the sweep folder (those written through this object and
+        any other file put in the staging folder, e.g. a section's figures), the report
+        last; remove the files of an earlier report that this one lacks. Returns the
+        report's path."""
         try:
-            for name in sorted(self.written, key=lambda n: n == REPORT):
+            staged = sorted(p.name for p in self.staging.iterdir() if p.is_file())
+            for name in sorted(staged, key=lambda n: n == REPORT):
                 os.replace(self.staging / name, self.folder / name)
             for name in OUTPUTS:
-                if name not in self.written:
+                if name not in staged:
                     (self.folder / name).unlink(missing_ok=True)
         except OSError as exc:
             raise self._error(self.folder, exc) from None

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from cbsim.analysis.discovery import Box
-
-TABLE_ALL_UP_TO = 40  # design points; above this the table shows the 10 best and 5 worst
+TABLE_ALL_UP_TO = 40  # design points; above this the table shows the 10 best, 5 worst ...
+FRONTIER_ROWS = 30  # ... and at most this many frontier points
 
 
 # ------------------------------------------------------------------------ values
@@ -35,6 +33,22 @@ def prob(value: float) -> str:
 def pct(value: float) -> str:
     """A share as a percentage to 1 decimal; a dash for a missing one."""
     return "–" if value is None or math.isnan(value) else f"{value:.1%}"
+
+
+def p_ci(p: float, lo: float, hi: float, n: int) -> str:
+    """A probability with its 95% interval, or in words why there is none."""
+    if n == 0 or math.isnan(p):
+        return "no P (no run finished without an error)"
+    return f"{prob(p)} [{prob(lo)}, {prob(hi)}]"
+
+
+def share_ci(mean: float, lo: float, hi: float, n: int) -> str:
+    """A mean share with its 95% interval, or in words why there is none."""
+    if n == 0 or math.isnan(mean):
+        return "no mean (no run finished without an error)"
+    if n == 1 or math.isnan(lo):
+        return f"{pct(mean)} (one run: no interval)"
+    return f"{pct(mean)} [{pct(lo)}, {pct(hi)}]"
 
 
 def level_text(value: Any) -> str:
@@ -76,16 +90,25 @@ def factor_text(factor: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------ tables
-def points_lines(points: pd.DataFrame, factors: list[str]) -> list[str]:
-    """The design points table (every point, or the 10 best and 5 worst of a large design)."""
+def points_lines(
+    points: pd.DataFrame, factors: list[str], frontier: set[int], level: float
+) -> list[str]:
+    """The design points table: every point, or for a large design the 10 best, the 5 worst
+    and the frontier points (those where P crosses `level`), marked †."""
     shown = points
     lines = []
     if len(points) > TABLE_ALL_UP_TO:
         ranked = points.sort_values(["p_target", "share_mean"], ascending=False)
-        shown = pd.concat([ranked.head(10), ranked.tail(5)])
+        edge = ranked[ranked["design_point"].isin(frontier)].head(FRONTIER_ROWS)
+        keep = set(ranked.head(10).index) | set(edge.index) | set(ranked.tail(5).index)
+        shown = ranked[ranked.index.isin(keep)]
+        more = len(frontier) - len(edge)
         lines += [
-            f"The 10 design points most likely to meet the target and the 5 least "
-            f"likely, of {len(points):,} (all in `design_points.csv`):",
+            f"Of {len(points):,} design points (all in `design_points.csv`): the 10 most likely "
+            f"to meet the target, the 5 least likely and {len(edge):,} where P crosses the "
+            f"required level {level:g} (marked †"
+            + (f"; {more:,} more in `frontier.csv`" if more > 0 else "")
+            + "), by P:",
             "",
         ]
     head = [
@@ -98,16 +121,19 @@ def points_lines(points: pd.DataFrame, factors: list[str]) -> list[str]:
     ]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in shown.iterrows():
+        n = int(r["runs"] - r["failed"])
+        point = int(r["design_point"])
         cells = [
-            str(int(r["design_point"])),
+            str(point) + (" †" if point in frontier else ""),
             *[value_text(r[f]) for f in factors],
-            str(int(r["runs"] - r["failed"]))
-            + (f" (+{int(r['failed'])} failed)" if r["failed"] else ""),
+            str(n) + (f" (+{int(r['failed'])} failed)" if r["failed"] else ""),
             str(int(r["met"])),
-            f"{prob(r['p_target'])} [{prob(r['p_target_lo'])}, {prob(r['p_target_hi'])}]",
-            f"{pct(r['share_mean'])} [{pct(r['share_lo'])}, {pct(r['share_hi'])}]",
+            p_ci(r["p_target"], r["p_target_lo"], r["p_target_hi"], n),
+            share_ci(r["share_mean"], r["share_lo"], r["share_hi"], n),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    if frontier and len(points) <= TABLE_ALL_UP_TO:
+        lines += ["", f"† a design point where P crosses the required level {level:g} (below)."]
     return lines
 
 
@@ -115,56 +141,45 @@ SENSITIVITY_COLUMNS = {  # sampler method: (column, heading) of each index shown
     "morris": [("mu_star", "mu*"), ("mu_star_conf", "mu* 95% ±"), ("sigma", "sigma")],
     "saltelli": [("S1", "S1"), ("S1_conf", "S1 95% ±"), ("ST", "ST"), ("ST_conf", "ST 95% ±")],
     "lhs": [("S1", "S1"), ("S1_conf", "S1 95% ±")],
-    "grid": [("S1", "main-effect share")],
+    "grid": [("S1", "main-effect share"), ("S1_conf", "95% ±")],
+}
+NO_INTERVAL = {
+    "grid": "one run at some design point: the bootstrap needs two or more runs at each",
 }
 
 
-def sensitivity_lines(table: pd.DataFrame, method: str) -> list[str]:
-    """One table of sensitivity indices per outcome."""
+def sensitivity_lines(
+    table: pd.DataFrame, method: str, warnings: dict[str, str] | None = None
+) -> list[str]:
+    """One table of sensitivity indices per outcome (after its warning, if any)."""
     cols = SENSITIVITY_COLUMNS.get(method, SENSITIVITY_COLUMNS["grid"])
     lines = []
     for outcome in dict.fromkeys(table["outcome"]):
         part = table[table["outcome"] == outcome]
+        lines += [f"**{outcome}**", ""]
+        if warnings and outcome in warnings:
+            lines += [warnings[outcome], ""]
         lines += [
-            f"**{outcome}**",
-            "",
             "| factor | " + " | ".join(c[1] for c in cols) + " |",
             "|---|" + "---|" * len(cols),
         ]
         if all(c[0] not in part or part[c[0]].isna().all() for c in cols):
             lines += [f"| (no variation in {outcome}) |" + " |" * len(cols), ""]
             continue
+        missing = False
         for _, r in part.iterrows():
-            lines.append(
-                f"| `{r['factor']}` | " + " | ".join(num3(r.get(c[0])) for c in cols) + " |"
-            )
+            cells = [_index_cell(r.get(c[0]), c[0]) for c in cols]
+            missing = missing or "no interval" in cells
+            lines.append(f"| `{r['factor']}` | " + " | ".join(cells) + " |")
+        if missing:
+            why = NO_INTERVAL.get(method, "SALib gave none for it")
+            lines += ["", f"No interval: {why}."]
         lines.append("")
     return lines
 
 
-def prim_lines(boxes: list[Box]) -> list[str]:
-    """What PRIM's boxes mean, then each box: its statistics and restricted factors."""
-    lines = [
-        f"Runs that meet the target, explained by the factors (EMA Workbench PRIM). "
-        f"Coverage: share of all target-meeting runs that fall in the box; density: "
-        f"share of the runs in the box that meet the target. The box shown is the point "
-        f"of PRIM's peeling trajectory with the most coverage at density >= "
-        f"{boxes[0]['threshold']:.3g} (0.8, or halfway from the overall rate to 1 if "
-        f"that is higher); a second box, if any, is found among the runs outside the "
-        f"first.",
-        "",
-    ]
-    for b in boxes:
-        lines += [
-            f"**Box {b['box']}**: coverage {b['coverage']:.3f}, density "
-            f"{b['density']:.3f}, mass {b['mass']:.3f} ({b['runs_in_box']:,} runs, "
-            f"{b['met_in_box']:,} meeting the target)",
-            "",
-        ]
-        if not b["restrictions"]:
-            lines += ["No restriction: the whole space.", ""]
-            continue
-        lines += ["| factor | in the box | sampled range |", "|---|---|---|"]
-        lines += [f"| `{r['factor']}` | {r['box']} | {r['full']} |" for r in b["restrictions"]]
-        lines.append("")
-    return lines
+def _index_cell(value: Any, column: str) -> str:
+    """A sensitivity index; a missing interval in words."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "no interval" if column.endswith("_conf") else "not defined"
+    return f"{float(value):.3f}"
