@@ -554,3 +554,76 @@ def test_cli_refuses_a_ten_million_point_design_in_one_line_at_once(tmp_path, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{path}: sampler.samples: the lhs design has 10,000,000" in err
     assert not out.exists()
+
+
+# ------------------------------------------------------------------ scenario factor, paired
+NO_BASE = "replicates = 2\nseed = 7\n[sampler]\nmethod = 'grid'\n[factors]\n"
+SCENARIO_BAD = [
+    ("misspelt", 'scenario = ["baseline_2011", "basline_2011"]', "did you mean 'baseline_2011'"),
+    ("repeated", 'scenario = ["baseline_2011", "baseline_2011"]', "must not repeat"),
+    ("not a string", 'scenario = ["baseline_2011", 3]', "expected a scenario name or path"),
+    ("not a list", 'scenario = "baseline_2011"', "expected a list of scenario names"),
+    ("empty", "scenario = []", "expected a list of scenario names"),
+    ("missing file", 'scenario = ["nowhere/x.toml"]', "no scenario file 'nowhere/x.toml'"),
+]
+
+
+@pytest.mark.parametrize("label,factor,message", SCENARIO_BAD, ids=[b[0] for b in SCENARIO_BAD])
+def test_a_bad_scenario_factor_names_the_file_and_factors_scenario(
+    tmp_path, label, factor, message
+):
+    path = write(tmp_path, NO_BASE + factor + "\n")
+    with pytest.raises(InputError) as caught:
+        load_experiment(path)
+    text = str(caught.value)
+    assert "\n" not in text and text.startswith(f"{path}: factors.scenario: "), text
+    assert message in text, text
+
+
+def test_a_scenario_factor_replaces_the_top_level_scenario(tmp_path):
+    both = write(
+        tmp_path, BASE + "[sampler]\nmethod = 'grid'\n[factors]\nscenario = ['dwp_engages']\n"
+    )
+    with pytest.raises(InputError, match=r"exp\.toml: scenario: is also a factor"):
+        load_experiment(both)
+    neither = write(tmp_path, NO_BASE + '"offer.national_pooling" = [false, true]\n', "n.toml")
+    with pytest.raises(InputError, match=r"n\.toml: scenario: missing"):
+        load_experiment(neither)
+
+
+def test_two_scenario_files_of_one_name_are_refused(tmp_path):
+    (tmp_path / "a.toml").write_text('name = "same"\n')
+    (tmp_path / "b.toml").write_text('name = "same"\n')
+    path = write(tmp_path, NO_BASE + 'scenario = ["a.toml", "b.toml"]\n')
+    with pytest.raises(InputError, match="factors.scenario: 'b.toml' is also named 'same'"):
+        load_experiment(path)
+
+
+def test_scenario_factor_levels_are_names_and_each_scenario_is_loaded(tmp_path):
+    (tmp_path / "mine.toml").write_text('name = "mine"\n[offer]\nfunding_boost_m = 0.25\n')
+    text = NO_BASE + 'scenario = ["dwp_engages", "mine.toml"]\n"offer.national_pooling" = [true]\n'
+    text += '[overrides]\n"timeline.end" = "2012-06"\n'
+    exp = load_experiment(write(tmp_path, text))
+    assert exp.scenario == "dwp_engages" and exp.varies_scenario
+    assert exp.factors[0].levels == ("dwp_engages", "mine")
+    assert [p["scenario"] for p in exp.design()] == ["dwp_engages", "mine"]
+    scenarios = exp.scenarios()
+    assert scenarios["mine"].values["offer.funding_boost_m"] == 0.25
+    assert all(s.values["timeline.end"] == "2012-06" for s in scenarios.values())
+    assert exp.summary()["factors"][0] == {
+        "path": "scenario",
+        "kind": "scenario",
+        "levels": ["dwp_engages", "mine"],
+    }
+
+
+def test_paired_seeds_depend_on_the_replicate_only(tmp_path):
+    factors = '"offer.national_pooling" = [false, true]\n'
+    paired = experiment(tmp_path, "method = 'grid'", factors, "paired = true\n")
+    plain = experiment(tmp_path, "method = 'grid'", factors)
+    assert paired.paired and not plain.paired and not plain.series
+    assert [paired.seed_of(i) for i in range(4)] == [run_seed(7, r) for r in (0, 1, 0, 1)]
+    assert [plain.seed_of(i) for i in range(4)] == [run_seed(7, i) for i in range(4)]
+    assert paired.fingerprint(paired.base_scenario()) != plain.fingerprint(plain.base_scenario())
+    with pytest.raises(InputError, match=r"exp\.toml: paired: expected true or false"):
+        experiment(tmp_path, "method = 'grid'", factors, "paired = 1\n")
