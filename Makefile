@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/cbsim run baseline_2011 --seed 1 --out out/demo
+	$(VENV)/bin/cbsim run baseline_2011 --seed 1 --out out/demo --force
 
 # Everything CI checks: lint (ruff, format, mypy), then every test, slow and browser included.
 test: lint browser

@@ -407,7 +407,7 @@ def test_failed_replace_in_an_existing_out_keeps_every_file_whole(
 
     monkeypatch.setattr(os, "replace", replace)
     capsys.readouterr()
-    assert cli.main(["run", "baseline_2011", "--seed", "3", "--out", str(out)]) == 2
+    assert cli.main(["run", "baseline_2011", "--seed", "3", "--out", str(out), "--force"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     assert {p.name for p in out.iterdir()} == RUN_FILES
     changed = [name for name in RUN_FILES if (out / name).read_bytes() != old[name]]

@@ -241,7 +241,8 @@ def test_small_calibration_writes_every_output_and_the_cli_reports_it(tmp_path, 
     assert record["parameters"] == posterior.draw(4) and record["overridden"] == [
         "pbr.signup_speed"
     ]
-    assert main(args[:2] + ["--seed", "4", "--out", str(run_out)]) == 0
+    assert json.loads((run_out / "outcomes.json").read_text())["posterior"] == str(out)
+    assert main(args[:2] + ["--seed", "4", "--out", str(run_out), "--force"]) == 0
     assert not (run_out / "posterior.json").exists()  # a run without it names no posterior
 
 

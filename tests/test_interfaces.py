@@ -47,7 +47,8 @@ def test_run_prints_a_summary_and_writes_its_outputs(tmp_path):
         "adoption.png",
     }
     written = json.loads((out / "outcomes.json").read_text())
-    assert written == json.loads(json.dumps({"seed": 3, **simulate("baseline_2011", seed=3)}))
+    made = {"seed": 3, "overrides": {}, "posterior": None}
+    assert written == json.loads(json.dumps({**made, **simulate("baseline_2011", seed=3)}))
     series = pd.read_csv(out / "timeseries.csv")
     assert series["month"].iloc[0] == "2011-04" and series["month"].iloc[-1] == "2013-03"
     assert (out / "adoption.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

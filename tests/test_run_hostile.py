@@ -135,7 +135,8 @@ def test_sigterm_during_a_run_cleans_up_and_exits_130(tmp_path, existing):
         out.mkdir()
         (out / "outcomes.json").write_text('{"old": true}')
     result = subprocess.run(
-        [sys.executable, "-c", STOP_WHILE_WRITING, "run", "baseline_2011", "--out", str(out)],
+        [sys.executable, "-c", STOP_WHILE_WRITING, "run", "baseline_2011", "--out", str(out)]
+        + (["--force"] if existing else []),
         capture_output=True,
         text=True,
         timeout=300,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cbsim.inputs.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from cbsim.model.model import CommunityBudgetModel
@@ -14,13 +16,49 @@ from cbsim.outputs.figures import adoption_figure, figure_png
 RUN_FILES = ("timeseries.csv", "outcomes.json", "actions.json", "adoption.png")
 
 
-def summary(model: CommunityBudgetModel, seed: int | None) -> str:
+@dataclass(frozen=True)
+class Provenance:
+    """What made a run besides its scenario file: the seed, the `--set` overrides (as
+    applied, after conversion) and the posterior its calibrated parameters came from."""
+
+    seed: int | None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    posterior: str | None = None
+
+    def overrides_text(self) -> str:
+        """`path=value, ...` (TOML spelling of booleans), or "" without overrides."""
+        return ", ".join(f"{path}={_value_text(v)}" for path, v in self.overrides.items())
+
+    def title(self, scenario: str) -> str:
+        """The plot's title: the scenario, the seed and every override."""
+        extras = [f"seed {self.seed}", self.overrides_text()]
+        if self.posterior is not None:
+            extras.append(f"posterior {Path(self.posterior).name}")
+        return f"{scenario} ({'; '.join(e for e in extras if e)})"
+
+    def as_dict(self) -> dict[str, Any]:
+        """What outcomes.json records."""
+        return {"seed": self.seed, "overrides": dict(self.overrides), "posterior": self.posterior}
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def summary(model: CommunityBudgetModel, provenance: Provenance | int | None) -> str:
     """A short human-readable summary of a finished run."""
+    made = _provenance(provenance)
     o = model.outcomes()
     n = len(model.council_list)
     lines = [
-        f"scenario {o['scenario']}, seed {seed}, {model.params['timeline.start']} to "
+        f"scenario {o['scenario']}, seed {made.seed}, {model.params['timeline.start']} to "
         f"{o['final_month']}",
+        *([f"overrides: {made.overrides_text()}"] if made.overrides else []),
+        *([f"posterior: {made.posterior}"] if made.posterior else []),
         f"at target date {o['target_date']}: {o['count_at_target']} of {n} authorities "
         f"developing a community budget ({o['share_at_target']:.1%}); target "
         f"{o['target_count']} -> {'MET' if o['target_met'] else 'NOT MET'}",
@@ -55,8 +93,13 @@ STAGING_PREFIX = ".run."
 STAGING_SUFFIX = ".tmp"
 
 
+def _provenance(provenance: Provenance | int | None) -> Provenance:
+    """A Provenance from a plain seed too (a run without overrides)."""
+    return provenance if isinstance(provenance, Provenance) else Provenance(seed=provenance)
+
+
 def write_run_outputs(
-    model: CommunityBudgetModel, out: str | os.PathLike, seed: int | None
+    model: CommunityBudgetModel, out: str | os.PathLike, provenance: Provenance | int | None
 ) -> Path:
     """Write the run's files (`RUN_FILES`) into `out`; return `out`.
 
@@ -78,7 +121,7 @@ def write_run_outputs(
         staging = out.parent / f".{out.name}{STAGING_PREFIX}{uuid.uuid4().hex[:12]}{STAGING_SUFFIX}"
     try:
         staging.mkdir()
-        _write_files(model, staging, seed)
+        _write_files(model, staging, _provenance(provenance))
         if out.exists():
             for name in RUN_FILES:
                 os.replace(staging / name, out / name)
@@ -91,14 +134,14 @@ def write_run_outputs(
     return out
 
 
-def _write_files(model: CommunityBudgetModel, folder: Path, seed: int | None) -> None:
+def _write_files(model: CommunityBudgetModel, folder: Path, provenance: Provenance) -> None:
     """Every file of `RUN_FILES`, written atomically into `folder`."""
     series = model.timeseries()
     atomic_write_text(folder / "timeseries.csv", series.to_csv(index=False))
-    outcomes = {"seed": seed, **model.outcomes()}
+    outcomes = {**provenance.as_dict(), **model.outcomes()}
     atomic_write_json(folder / "outcomes.json", outcomes)
     atomic_write_json(folder / "actions.json", model.action_log)
-    fig = adoption_figure(model, title=f"{model.scenario_name} (seed {seed})")
+    fig = adoption_figure(model, title=provenance.title(model.scenario_name))
     atomic_write_bytes(folder / "adoption.png", figure_png(fig))
 
 
