@@ -18,6 +18,7 @@ from mesa.discrete_space import FixedAgent
 from mesa.discrete_space.cell_agent import FixedCell
 
 from cbsim.inputs.reference import Authority
+from cbsim.model.host import DepartmentSpec
 from cbsim.model.rules import (
     ALIGN,
     COUNCIL_STATES,
@@ -133,22 +134,9 @@ class Department(DepartmentRules, Agent):
 
     model: CommunityBudgetModel
 
-    def __init__(
-        self,
-        model: CommunityBudgetModel,
-        name: str,
-        poolable_m: float,
-        stance: str,
-        floor: str,
-        return_share: float,
-        risk_aversion: float,
-        main: bool,
-        pilots_asked: bool = False,
-    ) -> None:
+    def __init__(self, model: CommunityBudgetModel, spec: DepartmentSpec) -> None:
         super().__init__(model)
-        self.setup_department(
-            name, poolable_m, stance, floor, return_share, risk_aversion, main, pilots_asked
-        )
+        self.setup_department(**spec)
 
 
 class MinisterialGroup(MinisterialRules, Agent):

@@ -71,7 +71,7 @@ class CommunityBudgetModel(ProgrammeRules, Model):
 
     def add_department(self, spec: DepartmentSpec) -> Department:
         """A `Department` agent."""
-        return Department(self, **spec)
+        return Department(self, spec)
 
     def add_group(self, name: str, role: str, active_from: int) -> MinisterialGroup:
         """A `MinisterialGroup` agent."""
