@@ -45,9 +45,18 @@ def add(sub) -> None:
     search.add_argument("--out", metavar="DIR", help="output folder (default out/search-NAME)")
     search.add_argument("--posterior", metavar="DIR", help=POSTERIOR_HELP)
     search.add_argument(
-        "--workers", type=count_arg(1, 64), default=1, metavar="N", help="default 1"
+        "--workers",
+        type=count_arg(1, 64),
+        default=1,
+        metavar="N",
+        help="local processes (default 1); with --scheduler local, the LocalCluster's",
     )
-    search.add_argument("--scheduler", metavar="ADDRESS", help="not supported yet (refused)")
+    search.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the packages on a Dask cluster: tcp://HOST:PORT, or 'local' for a "
+        "LocalCluster (the same answer as one process)",
+    )
     search.set_defaults(handler=handle_search)
 
 
@@ -67,18 +76,21 @@ def handle_compare(args: argparse.Namespace) -> int:
 
 def handle_search(args: argparse.Namespace) -> int:
     """Search for the cheapest package; exit 1 when no package reaches the required P."""
-    from cbsim.inputs.errors import CbsimError
     from cbsim.inputs.search import load_search
     from cbsim.policy.outputs import check_out_folder, search_lines, write_search
     from cbsim.policy.runs import posterior_draw
     from cbsim.policy.search import run_search
 
-    if args.scheduler is not None:
-        raise CbsimError("--scheduler: not supported yet by cbsim search (use --workers N)")
     search = load_search(args.search)
     out = check_out_folder(args.out or Path("out") / f"search-{search.name}")
     draw = posterior_draw(args.posterior)
-    result = run_search(search, workers=args.workers, draw=draw, posterior=args.posterior)
+    result = run_search(
+        search,
+        workers=args.workers,
+        draw=draw,
+        posterior=args.posterior,
+        scheduler=args.scheduler,
+    )
     files = ", ".join(p.name for p in write_search(result, out))
     lines = [*search_lines(result), f"outputs: {out}/ ({files})"]
     return say(lines, f"the outputs are in {out}/") or (0 if result.winner else 1)
