@@ -52,13 +52,18 @@ def test_shipped_experiments_are_valid_and_sized_as_documented():
         assert exp.description, name
         design = exp.design()
         assert len(design) == exp.n_points()
-        for point in design[:50]:  # values are valid parameter values
-            exp.base_scenario().with_overrides(point)
+        scenarios = exp.scenarios()
+        for point in design[:50]:  # values are valid parameter values of the point's scenario
+            values = {k: v for k, v in point.items() if k != "scenario"}
+            scenarios[point.get("scenario", exp.base_scenario().name)].with_overrides(values)
     grid = load_experiment("offer_vs_pressure_grid")
     assert grid.method == "grid" and len(grid.factors) == 2
     lhs = load_experiment("tipping_point_lhs")
     assert lhs.method == "lhs" and len(lhs.factors) >= 6
     assert load_experiment("sobol_sensitivity").method == "saltelli"
+    paired = load_experiment("policy_packages_paired")
+    assert paired.paired and paired.series and paired.varies_scenario
+    assert paired.n_runs() <= 1000
 
 
 # ------------------------------------------------------------------ designs

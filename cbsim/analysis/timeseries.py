@@ -7,7 +7,7 @@ series), `fan_chart` draws the median and the 50% and 90% bands over runs month 
 `series_section` puts them together as the report's "## When" section.
 
 Panels (`panel_groups`): one per design point when there are at most `MAX_PANELS`; else one
-per scenario when a scenario factor varies over at most `MAX_PANELS`; else the design points
+per scenario when a scenario factor varies over at most `MAX_PANELS` (9); else the design points
 with the three highest and three lowest P(target met); else the whole sweep in one panel.
 """
 
@@ -32,7 +32,7 @@ from cbsim.sweep.series_store import series_parts
 
 SHARE = "share_developing"
 COST = "central_cost_m_to_date"
-MAX_PANELS = 6
+MAX_PANELS = 9
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 LABELS = {
     SHARE: "share of authorities developing a community budget",
@@ -221,16 +221,17 @@ def month_reached_figure(
 ) -> Path:
     """Write a PNG of P(reached by each month) per group: a step curve over the months (runs
     that never reached it keep each curve below 1)."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=100)
+    labels = list(dict.fromkeys(groups.reindex(reached.index).dropna()))
+    fig, ax = plt.subplots(figsize=(7.0, 3.6 + 0.18 * len(labels)), dpi=100)
     months = reached.dropna()
     if not months.empty:
         axis = pd.date_range(months.min(), months.max(), freq="MS")
-        for label in dict.fromkeys(groups.reindex(reached.index).dropna()):
+        for label in labels:
             ids = groups.index[groups == label].intersection(reached.index)
             mine = reached.loc[ids]
             p = [(mine <= month).sum() / len(mine) for month in axis]
             ax.step(axis, p, where="post", label=str(label), linewidth=1.4)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     ax.set_ylim(0, 1)
     ax.set_ylabel(f"P({target} reached by the month)", fontsize=8)
     ax.tick_params(labelsize=7)
