@@ -62,6 +62,8 @@ def _oriented(pair: pd.Series, factor: str, others: list[str], level: float) -> 
     }
     for side, suffix in (("below", low), ("above", high)):
         row.update({f"{c}_{side}": pair[f"{c}_{suffix}"] for c in P_COLUMNS})
+        for c in ("design_point", "runs", "failed"):
+            row[f"{c}_{side}"] = int(row[f"{c}_{side}"])
     return row
 
 
