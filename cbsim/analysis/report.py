@@ -44,6 +44,8 @@ from cbsim.analysis.text import (
     target_text,
     value_text,
 )
+from cbsim.analysis.timeseries import series_section
+from cbsim.inputs.factors import SCENARIO_FACTOR
 
 FILES_SECTION = [
     "",
@@ -78,6 +80,7 @@ def analyse(directory: str | os.PathLike, required_p: float | None = None) -> Pa
         lines += _frontier_lines(sweep, points, crossings, level, level_source)
         lines += _marginal_lines(sweep, outputs)
         lines += _heatmap_lines(sweep, points, outputs)
+        lines += series_section(sweep.path, outputs.staging)
         lines += _sensitivity_lines(sweep, points, outputs)
         lines += _discovery_lines(sweep, outputs)
         outputs.write_figures()
@@ -100,12 +103,20 @@ def _header_lines(sweep: Sweep) -> list[str]:
     if exp.description:
         lines += [exp.description, ""]
     lines += [
-        f"- base scenario: `{manifest.scenario.name}`; sampler: "
+        f"- {_base_text(sweep)}; sampler: "
         f"{sampler_text(exp.sampler)}; {manifest.design_points:,} design points "
         f"x {exp.replicates} replicates; master seed {manifest.master_seed}",
         f"- runs: {finished:,} of {planned:,} finished, {failed:,} failed; sweep "
         f"status: {manifest.status}",
         "- factors: " + "; ".join(factor_text(f) for f in exp.factors),
+        "- seeds: "
+        + (
+            "paired (common random numbers: replicate r has the same seed at every design "
+            "point, so differences between design points are free of seed-to-seed noise)"
+            if exp.paired
+            else "every run its own (from the master seed and the run id)"
+        )
+        + ("; monthly series kept (series/)" if exp.series else ""),
     ]
     if exp.overrides:
         lines.append(
@@ -120,6 +131,13 @@ def _header_lines(sweep: Sweep) -> list[str]:
             "finish it with `cbsim sweep ... --resume` before relying on these numbers.",
         ]
     return lines
+
+
+def _base_text(sweep: Sweep) -> str:
+    """The base scenario, or that the scenario is one of the factors."""
+    if SCENARIO_FACTOR in sweep.factors:
+        return "scenario: a factor (each design point's own, below)"
+    return f"base scenario: `{sweep.manifest.scenario.name}`"
 
 
 def _target_lines(sweep: Sweep) -> list[str]:

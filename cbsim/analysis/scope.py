@@ -12,6 +12,7 @@ from numbers import Real
 from typing import Any
 
 from cbsim.analysis.text import factor_text, value_text
+from cbsim.inputs.factors import SCENARIO_FACTOR
 from cbsim.sweep.manifest import Manifest
 
 REQUIRED_P_DEFAULT = 0.9
@@ -49,18 +50,18 @@ def parameters_text(manifest: Manifest) -> str:
             + ", ".join(f"`{p}` = {value_text(v)}" for p, v in exp.overrides.items())
             + ")"
         )
+    base = f"the base scenario `{manifest.scenario.name}`'s"
+    if any(f.get("path") == SCENARIO_FACTOR for f in exp.factors):
+        base = "each design point's scenario's"
     posterior = manifest.extra.get("posterior")
     if isinstance(posterior, dict) and posterior.get("folder"):
         digest = str(posterior.get("sha256", ""))[:12]
         return (
-            f"every other parameter at the base scenario `{manifest.scenario.name}`'s "
+            f"every other parameter at {base} "
             f"values{fixed}, the calibrated ones drawn for each run from the posterior in "
             f"`{posterior['folder']}`" + (f" (sha256 {digest}…)" if digest else "")
         )
-    return (
-        f"every other parameter at the base scenario `{manifest.scenario.name}`'s "
-        f"values{fixed}; no posterior was used (point values)"
-    )
+    return f"every other parameter at {base} values{fixed}; no posterior was used (point values)"
 
 
 def averaged_over(manifest: Manifest, runs: int) -> str:

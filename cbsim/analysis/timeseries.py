@@ -18,11 +18,13 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cbsim.analysis.statistics import wilson_interval
 from cbsim.analysis.text import level_text, pct
 from cbsim.inputs.errors import CbsimError
 from cbsim.inputs.factors import SCENARIO_FACTOR
@@ -196,8 +198,10 @@ def month_reached_table(
         ids = labels.index[labels == label].intersection(reached.index)
         months = reached.loc[ids]
         row: dict[str, object] = {"group": label, "runs": len(ids)}
+        row["reached"] = int(months.notna().sum())
         row["p_reached"] = float(months.notna().mean())
         if deadline is not None:
+            row["by_target_date"] = int((months <= deadline.reindex(ids)).sum())
             row["p_by_target_date"] = float((months <= deadline.reindex(ids)).mean())
         for name, q in (("month_p05", 0.05), ("month_median", 0.5), ("month_p95", 0.95)):
             row[name] = _month_quantile(months, q)
@@ -217,10 +221,15 @@ def _month_quantile(months: pd.Series, q: float) -> str:
 
 
 def month_reached_figure(
-    reached: pd.Series, groups: pd.Series, path: str | os.PathLike[str], target: str
+    reached: pd.Series,
+    groups: pd.Series,
+    path: str | os.PathLike[str],
+    target: str,
+    deadline: str | None = None,
 ) -> Path:
     """Write a PNG of P(reached by each month) per group: a step curve over the months (runs
-    that never reached it keep each curve below 1)."""
+    that never reached it keep each curve below 1), the target date `deadline` (YYYY-MM)
+    marked."""
     labels = list(dict.fromkeys(groups.reindex(reached.index).dropna()))
     fig, ax = plt.subplots(figsize=(7.0, 3.6 + 0.18 * len(labels)), dpi=100)
     months = reached.dropna()
@@ -231,6 +240,14 @@ def month_reached_figure(
             mine = reached.loc[ids]
             p = [(mine <= month).sum() / len(mine) for month in axis]
             ax.step(axis, p, where="post", label=str(label), linewidth=1.4)
+        if deadline is not None:
+            ax.axvline(
+                mdates.date2num(pd.Timestamp(f"{deadline}-01")),
+                color=TARGET_COLOUR,
+                linestyle="--",
+                linewidth=1,
+                label=f"target date {deadline}",
+            )
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     ax.set_ylim(0, 1)
     ax.set_ylabel(f"P({target} reached by the month)", fontsize=8)
@@ -270,7 +287,9 @@ def series_section(
     fan_chart(series, ok, folder / "fan_cost.png", COST, sweep.factors)
     reached = month_reached(series, ok, targets)
     target = f"{pct(targets.iloc[0])} developing" if one_target else "the target"
-    month_reached_figure(reached, groups, folder / "month_reached.png", target)
+    dates: list[str] = sorted(ok["target_date"].astype(str).unique()) if "target_date" in ok else []
+    deadline = str(dates[0]) if len(dates) == 1 else None
+    month_reached_figure(reached, groups, folder / "month_reached.png", target, deadline)
     table = month_reached_table(reached, ok, groups)
     return [
         "",
@@ -285,8 +304,8 @@ def series_section(
         "",
         f"The month each run first reached {target} (its own target share: target_count "
         "over the authorities), over runs: P(reached by the run's last month), P(reached by "
-        "the target date), and the median month with the 5th and 95th percentiles ('later': "
-        "not within the run).",
+        "the target date), each with its 95% Wilson interval, and the median month with the "
+        "5th and 95th percentiles over runs ('later': not within the run).",
         "",
         *_table_lines(table),
         "",
@@ -301,10 +320,18 @@ def _table_lines(table: pd.DataFrame) -> list[str]:
         cells = [
             str(row["group"]),
             f"{row['runs']:,}",
-            pct(float(row["p_reached"])),
-            pct(float(row.get("p_by_target_date", float("nan")))),
+            _p_text(row["reached"], row["runs"]),
+            _p_text(row.get("by_target_date"), row["runs"]),
             str(row["month_median"]),
             f"{row['month_p05']} – {row['month_p95']}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _p_text(k: float | None, n: int) -> str:
+    """`k` of `n` runs as P with its 95% Wilson interval ("not recorded" without `k`)."""
+    if k is None or n == 0 or math.isnan(k):
+        return "not recorded"
+    lo, hi = wilson_interval(int(k), n)
+    return f"{int(k) / n:.3f} [{lo:.3f}, {hi:.3f}]"

@@ -1,0 +1,81 @@
+"""The report's "When" section: a sweep that keeps its monthly series gets fan charts and
+the distribution of the month the target is reached, consistent with the runs table; a
+sweep without series gets none."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from cbsim.analysis.report import analyse
+from cbsim.analysis.timeseries import load_series, month_reached, run_target_shares
+from cbsim.sweep.run import run_sweep
+
+EXPERIMENT = """\
+scenario = "baseline_2011"
+replicates = 30
+seed = 5
+paired = true
+series = {series}
+
+[sampler]
+method = "grid"
+
+[factors]
+"offer.funding_boost_m" = [0.5, 1.0]
+"""
+
+
+def sweep(tmp_path, series: bool):
+    path = tmp_path / f"when_{series}.toml"
+    path.write_text(EXPERIMENT.format(series=str(series).lower()))
+    out = tmp_path / f"sweep_{series}"
+    run_sweep(path, out=out, workers=1)
+    return out
+
+
+@pytest.fixture(scope="module")
+def with_series(tmp_path_factory):
+    out = sweep(tmp_path_factory.mktemp("when"), True)
+    analyse(out)
+    return out
+
+
+def test_the_month_reached_agrees_with_target_met_run_by_run(with_series):
+    runs = pd.read_parquet(with_series / "runs")
+    series = load_series(with_series)
+    assert series is not None
+    reached = month_reached(series, runs, run_target_shares(series, runs))
+    by_run = runs.set_index("run_id")
+    deadline = pd.to_datetime(by_run["target_date"], format="%Y-%m")
+    assert ((reached <= deadline) == by_run["target_met"].astype(bool)).all()
+    first = pd.to_datetime(by_run["month_target_reached"], format="%Y-%m", errors="coerce")
+    assert (reached.dropna() == first.loc[reached.dropna().index]).all()
+
+
+def test_the_report_has_fan_charts_and_the_month_reached_table(with_series):
+    report = (with_series / "report.md").read_text()
+    when = report.split("## When", 1)[1].split("\n## ", 1)[0]
+    for figure in ("fan_share.png", "fan_cost.png", "month_reached.png"):
+        assert f"]({figure})" in when and (with_series / figure).read_bytes()[:4] == b"\x89PNG"
+    runs = pd.read_parquet(with_series / "runs")
+    rows = [line for line in when.splitlines() if line.startswith("| offer.funding_boost_m")]
+    assert len(rows) == 2
+    for row, boost in zip(rows, (0.5, 1.0), strict=True):
+        mine = runs[runs["offer.funding_boost_m"] == boost]
+        k = int(mine["target_met"].sum())
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == str(len(mine))
+        assert cells[3].startswith(f"{k / len(mine):.3f} [")  # P(by target date), Wilson
+        assert re.fullmatch(r"(\d{4}-\d{2}|later) – (\d{4}-\d{2}|later)", cells[5])
+    html = (with_series / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3 and "fan_share.png" not in html
+
+
+def test_a_sweep_without_series_has_no_when_section(tmp_path):
+    out = sweep(tmp_path, False)
+    analyse(out)
+    assert "## When" not in (out / "report.md").read_text()
+    assert not (out / "fan_share.png").exists()
