@@ -79,3 +79,15 @@ def test_a_sweep_without_series_has_no_when_section(tmp_path):
     analyse(out)
     assert "## When" not in (out / "report.md").read_text()
     assert not (out / "fan_share.png").exists()
+
+
+def test_analyse_required_p_moves_the_frontier(with_series, capsys):
+    from cbsim.cli import main
+
+    assert main(["analyse", str(with_series), "--required-p", "0.3"]) == 0
+    assert "## Where P crosses the required level (0.3)" in (with_series / "report.md").read_text()
+    for bad in ("0", "1", "nan", "x"):
+        with pytest.raises(SystemExit) as stopped:
+            main(["analyse", str(with_series), "--required-p", bad])
+        assert stopped.value.code == 2
+    assert capsys.readouterr().err.count("--required-p") == 4

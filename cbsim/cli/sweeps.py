@@ -43,10 +43,32 @@ def add(sub) -> None:
         sub,
         "analyse",
         "report on a finished sweep (report.md, report.html, tables, figures)",
-        ["cbsim analyse sweeps/offer_vs_pressure_grid"],
+        [
+            "cbsim analyse sweeps/offer_vs_pressure_grid",
+            "cbsim analyse sweeps/policy_packages_paired --required-p 0.8",
+        ],
     )
     analyse.add_argument("dir", metavar="DIR", help="the sweep's output folder")
+    analyse.add_argument(
+        "--required-p",
+        type=_probability,
+        default=None,
+        metavar="P",
+        help="the P(target met) the report's frontier is drawn at, above 0 and below 1 "
+        "(default 0.9)",
+    )
     analyse.set_defaults(handler=handle_analyse)
+
+
+def _probability(text: str) -> float:
+    """A probability strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and below 1, got {text!r}")
+    return value
 
 
 def handle_sweep(args: argparse.Namespace) -> int:
@@ -96,7 +118,7 @@ def handle_analyse(args: argparse.Namespace) -> int:
 
     check_output_path(args.dir, "analyse")  # a name the disk would refuse: one line
     try:
-        report = analyse(args.dir)
+        report = analyse(args.dir, required_p=args.required_p)
     except CbsimError:
         raise
     except Exception as exc:  # a sweep folder analysis cannot read: one line, no traceback
