@@ -62,7 +62,7 @@ def test_force_replaces_the_run_files_with_the_new_provenance(tmp_path):
 def test_the_default_folder_is_refused_too_when_it_holds_a_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert run("--seed", "5") == 0
-    assert run("--seed", "5", *BOOST) == 2
+    assert run("--seed", "5") == 2
     assert "out/baseline_2011-seed5" in capsys.readouterr().err
 
 
@@ -84,3 +84,14 @@ def test_every_help_page_carries_an_example(command, capsys):
     page = capsys.readouterr().out
     examples = page.split("examples:\n", 1)[1]
     assert f"cbsim {command}" in examples
+
+
+def test_default_folders_of_runs_with_other_overrides_do_not_collide(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run("--seed", "6") == 0
+    assert run("--seed", "6", *BOOST) == 0
+    assert run("--seed", "6", "--set", "offer.funding_boost_m=0.5") == 0
+    folders = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(folders) == 3 and folders[0] == "baseline_2011-seed6"
+    assert all(f.startswith("baseline_2011-seed6-") for f in folders[1:])
+    assert run("--seed", "6", *BOOST) == 2  # the very same run again: refused

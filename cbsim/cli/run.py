@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import signal
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def add(sub) -> None:
     run.add_argument(
         "--out",
         metavar="DIR",
-        help="new or empty output folder (default out/SCENARIO-seedN)",
+        help="new or empty output folder (default out/SCENARIO-seedN, plus a digest of "
+        "the --set overrides when there are any)",
     )
     run.add_argument(
         "--force", action="store_true", help="replace the run files of an existing --out folder"
@@ -66,7 +68,7 @@ def handle(args: argparse.Namespace) -> int:
     overrides = dict(parse_set_option(s) for s in args.sets)
     spec = spec.with_overrides(overrides, source="--set")
     against = load_scenario(args.against) if args.against else None
-    out = Path(args.out) if args.out else Path("out") / f"{spec.name}-seed{args.seed}"
+    out = Path(args.out) if args.out else default_out(spec.name, args.seed, args.sets)
     check_output_path(out, "--out")
     _check_new_or_forced(out, args.force)
     provenance = Provenance(
@@ -96,6 +98,15 @@ def handle(args: argparse.Namespace) -> int:
         lines.append(against_line(model.outcomes(), against, args.seed))
     lines.append(f"outputs: {out}/ ({', '.join(RUN_FILES)})")
     return say(lines, f"the outputs are in {out}/")
+
+
+def default_out(scenario: str, seed: int, sets: list[str]) -> Path:
+    """out/SCENARIO-seedN, or out/SCENARIO-seedN-XXXXXXXX with `--set` overrides (a digest
+    of them, in the order given), so that runs with other overrides do not collide."""
+    name = f"{scenario}-seed{seed}"
+    if sets:
+        name += "-" + hashlib.sha256("\n".join(sets).encode()).hexdigest()[:8]
+    return Path("out") / name
 
 
 def _check_new_or_forced(out: Path, force: bool) -> None:
