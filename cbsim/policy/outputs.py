@@ -19,7 +19,7 @@ from cbsim.inputs.fileio import (
 )
 from cbsim.policy.compare import Comparison
 from cbsim.policy.search import SearchResult
-from cbsim.policy.stats import Interval
+from cbsim.policy.stats import Interval, wilson_interval
 
 COMPARE_FILES = ("compare_runs.csv", "compare_summary.json")
 SEARCH_FILES = ("search_trials.csv", "search_frontier.png", "search_summary.json")
@@ -110,9 +110,31 @@ def frontier_png(result: SearchResult) -> bytes:
         lw=1,
         label="frontier",
     )
+    bars = [wilson_interval(round(c.p * search.runs), search.runs) for c in edge]
+    ax.errorbar(
+        [c.cost_m for c in edge],
+        [c.p for c in edge],
+        yerr=[[i.estimate - i.low for i in bars], [i.high - i.estimate for i in bars]],
+        fmt="none",
+        ecolor="#1f6f8b",
+        elinewidth=0.8,
+        capsize=2,
+        label=f"95% Wilson interval ({search.runs} seeds)",
+    )
     ax.axhline(search.required_p, color=TARGET_COLOUR, ls="--", lw=1, label="required P")
     winner = result.winner
     if winner is not None:
+        fresh = winner.p
+        ax.errorbar(
+            [winner.cost_m],
+            [fresh.estimate],
+            yerr=[[fresh.estimate - fresh.low], [fresh.high - fresh.estimate]],
+            fmt="D",
+            ms=4,
+            color=TARGET_COLOUR,
+            capsize=3,
+            label=f"winner on {winner.runs} fresh seeds (95%)",
+        )
         ax.scatter(
             [winner.candidate.cost_m],
             [winner.candidate.p],
