@@ -558,6 +558,7 @@ PROJECTOR_PARTS = [
     ".cbsim-money",
     ".cbsim-england",
     "img.cbsim-figure",
+    ".cbsim-history",  # the numbered events, every row of captions
 ]
 
 
@@ -572,6 +573,10 @@ def test_a_projector_sees_the_month_target_map_odds_and_incentives_without_scrol
         assert box["y"] >= 0 and box["y"] + box["height"] <= 720 + 1, (selector, box)
         assert box["x"] >= 0 and box["x"] + box["width"] <= 1280 + 1, (selector, box)
         boxes[selector] = box
+    rows = tab.page.locator(".cbsim-history li")
+    for i in range(rows.count()):  # every caption whole, not cut by the window's edge
+        row = rows.nth(i).bounding_box()
+        assert row is not None and row["y"] + row["height"] <= 720 - 2, (i, row)
     map_box, chart = boxes[".cbsim-england"], boxes["img.cbsim-figure"]
     assert map_box["x"] + map_box["width"] <= chart["x"] + 1  # side by side, no overlap
     for label in ("funding boost", "peer weight", "virtual value", "pressure step"):

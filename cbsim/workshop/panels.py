@@ -234,7 +234,7 @@ STYLE = """
 .cbsim-odds-label { color: #555; }
 .cbsim-runs, .cbsim-updating { color: #666; font-size: 13px; }
 .cbsim-stage { display: grid; grid-template-columns: minmax(0, 0.82fr) minmax(0, 1.18fr);
-  gap: 6px; height: calc(100vh - 244px); min-height: 330px; margin-top: 2px; }
+  gap: 6px; height: calc(100vh - 254px); min-height: 330px; margin-top: 2px; }
 .cbsim-panel-map, .cbsim-panel-adoption { display: flex; flex-direction: column; min-height: 0; }
 .cbsim-map { flex: 1 1 auto; min-height: 0; }
 .cbsim-england { width: 100%; height: 100%; display: block; }
