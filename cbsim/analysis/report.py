@@ -104,7 +104,8 @@ def _header_lines(sweep: Sweep) -> list[str]:
         lines += [exp.description, ""]
     lines += [
         f"- {_base_text(sweep)}; sampler: "
-        f"{sampler_text(exp.sampler)}; {manifest.design_points:,} design points "
+        f"{sampler_text(exp.sampler)}; {manifest.design_points:,} design "
+        f"point{'s' if manifest.design_points != 1 else ''} "
         f"x {exp.replicates} replicates; master seed {manifest.master_seed}",
         f"- runs: {finished:,} of {planned:,} finished, {failed:,} failed; sweep "
         f"status: {manifest.status}",
@@ -152,13 +153,29 @@ def _target_lines(sweep: Sweep) -> list[str]:
         "",
         "## Probability of meeting the target",
         "",
-        f"Target: {target_text(ok)}. Over all {n:,} successful runs the target was met "
+        f"Target: {_targets_text(ok)}. Over all {n:,} successful runs the target was met "
         f"in {k:,}: P = {p_ci(p, lo, hi, n)} (95% Wilson interval); mean share at the "
         f"target date {share_ci(mean, s_lo, s_hi, n)} (95% t interval).",
         "",
-        averaged_over(sweep.manifest, n),
+        averaged_over(sweep.manifest, n, len(sweep.runs)),
         "",
     ]
+
+
+def _targets_text(ok: pd.DataFrame) -> str:
+    """The target the runs were measured against; when the design points' scenarios set
+    different targets, each one with the scenarios that set it (the first would mislead)."""
+    keys = [c for c in ("target_count", "target_date") if c in ok]
+    if len(keys) < 2 or ok.drop_duplicates(keys).shape[0] <= 1:
+        return target_text(ok)
+    parts = []
+    for _, group in ok.groupby(keys, sort=True):
+        names = (
+            sorted(group[SCENARIO_FACTOR].astype(str).unique()) if SCENARIO_FACTOR in group else []
+        )
+        where = f" ({', '.join(names)})" if names else ""
+        parts.append(target_text(group) + where)
+    return "each run's own scenario's: " + "; ".join(parts)
 
 
 def _frontier_table(sweep: Sweep, points: pd.DataFrame, level: float) -> pd.DataFrame:

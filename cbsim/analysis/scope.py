@@ -64,14 +64,27 @@ def parameters_text(manifest: Manifest) -> str:
     return f"every other parameter at {base} values{fixed}; no posterior was used (point values)"
 
 
-def averaged_over(manifest: Manifest, runs: int) -> str:
-    """A sentence: what an average over all of the sweep's runs is taken over."""
+def averaged_over(manifest: Manifest, runs: int, finished: int | None = None) -> str:
+    """A sentence: what an average over all of the sweep's `runs` successful runs is taken
+    over (`finished`: the runs in the folder, failed or not, when fewer than planned)."""
     exp = manifest.experiment
     spread = SPREAD.get(exp.method, f"the {exp.method} design")
+    planned = manifest.runs.planned
+    points = f"{manifest.design_points:,} design point{'s' if manifest.design_points != 1 else ''}"
+    design = (
+        f"{exp.replicates} replicate seed{'s' if exp.replicates != 1 else ''} at each of "
+        f"{points}, {spread}"
+    )
+    if finished is not None and finished < planned:
+        head = (
+            f"{runs:,} runs ({finished:,} of {planned:,} planned runs finished: the sweep "
+            f"is incomplete, so some design points have fewer than {exp.replicates} runs, "
+            f"or none); the design plans {design}"
+        )
+    else:
+        head = f"{runs:,} runs: {design}"
     return (
-        f"**What this is an average over.** {runs:,} runs: {exp.replicates} replicate "
-        f"seed{'s' if exp.replicates != 1 else ''} at each of {manifest.design_points:,} "
-        f"design points, {spread}; factors: "
+        f"**What this is an average over.** {head}; factors: "
         + "; ".join(factor_text(f) for f in exp.factors)
         + f"; {parameters_text(manifest)}. It is the average over this design, not a "
         "forecast: other ranges or levels would give another value."

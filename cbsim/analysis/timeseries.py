@@ -25,12 +25,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cbsim.analysis.statistics import wilson_interval
-from cbsim.analysis.text import level_text, pct
+from cbsim.analysis.text import pct, value_text
 from cbsim.inputs.errors import CbsimError
 from cbsim.inputs.factors import SCENARIO_FACTOR
 from cbsim.outputs.figures import TARGET_COLOUR, plt
 from cbsim.sweep.manifest import read_manifest
 from cbsim.sweep.series_store import series_parts
+from cbsim.sweep.spec import RUNS_DIR
 
 SHARE = "share_developing"
 COST = "central_cost_m_to_date"
@@ -42,6 +43,7 @@ LABELS = {
     "pooled_m_to_date": "money pooled so far (£m)",
 }
 BAND_COLOUR = "#1f6f8b"
+SERIES_COLUMNS = ("run_id", "month", "month_index", "variable", "value")
 
 
 # ------------------------------------------------------------------------ reading
@@ -52,12 +54,7 @@ def load_series(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame | None:
     folder = Path(sweep_dir)
     if not read_manifest(folder).experiment.series:
         return None
-    tables = []
-    for part in series_parts(folder):
-        try:
-            tables.append(pq.read_table(part))
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise CbsimError(f"{part}: unreadable series part ({exc})") from None
+    tables = [_checked_part(part, folder) for part in series_parts(folder)]
     if not tables:
         frame = pd.DataFrame(columns=["run_id", "month", "month_index", "variable", "value"])
         return frame.astype({"run_id": "int64", "month_index": "int32", "value": "float64"})
@@ -68,16 +65,43 @@ def load_series(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame | None:
     return frame.sort_values(order, kind="stable").reset_index(drop=True)
 
 
+def _checked_part(part: Path, folder: Path) -> pa.Table:
+    """A series part, read and checked against its runs part of the same name: only run ids
+    of that part, each run's months once (a part copied over another by hand would count
+    runs twice or under another run's id)."""
+    try:
+        table = pq.read_table(part)
+        runs = pq.read_table(folder / RUNS_DIR / part.name, columns=["run_id"])
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise CbsimError(f"{part}: unreadable series part ({exc})") from None
+    missing = [c for c in SERIES_COLUMNS if c not in table.column_names]
+    if missing:
+        raise CbsimError(f"{part}: not a series part (no column {missing[0]!r})")
+    keys = table.select(["run_id", "month_index", "variable"]).to_pandas()
+    strangers = set(keys["run_id"].unique()) - set(runs.column("run_id").to_pylist())
+    if strangers:
+        raise CbsimError(
+            f"{part}: holds run {min(strangers)}, which its runs part "
+            f"{folder / RUNS_DIR / part.name} does not (a series part copied or moved by "
+            "hand?); put back the sweep's own file, or delete both parts and --resume"
+        )
+    if keys.duplicated().any():
+        raise CbsimError(f"{part}: holds a run's month twice (a damaged series part)")
+    return table
+
+
 # ------------------------------------------------------------------------ panels
 def panel_groups(runs: pd.DataFrame, factors: Sequence[str] = ()) -> tuple[pd.Series, str]:
     """Each run's panel label (indexed by run_id) and what the panels are, in words."""
     runs = runs.set_index("run_id", drop=False)
     points = runs.drop_duplicates("design_point").set_index("design_point")
-    varying = [f for f in factors if f in points and points[f].nunique() > 1]
+    # every factor names a panel: in an incomplete sweep a factor may not vary among the
+    # runs present, and leaving it out would read as an average over its levels
+    varying = [f for f in factors if f in points]
     if 1 < len(points) <= MAX_PANELS:
         labels = {p: _point_label(points.loc[p], varying, p) for p in points.index}
         return runs["design_point"].map(labels), "one panel per design point"
-    if SCENARIO_FACTOR in varying and points[SCENARIO_FACTOR].nunique() <= MAX_PANELS:
+    if SCENARIO_FACTOR in varying and 1 < points[SCENARIO_FACTOR].nunique() <= MAX_PANELS:
         return runs[SCENARIO_FACTOR].astype(str), "one panel per scenario (over the other factors)"
     if len(points) > MAX_PANELS and "target_met" in runs:
         p = runs.groupby("design_point")["target_met"].mean().sort_values(kind="stable")
@@ -92,7 +116,7 @@ def panel_groups(runs: pd.DataFrame, factors: Sequence[str] = ()) -> tuple[pd.Se
 def _point_label(point: pd.Series, varying: Sequence[str], index: int) -> str:
     if not varying:
         return f"design point {index}"
-    return ", ".join(f"{f} = {level_text(point[f])}" for f in varying)
+    return ", ".join(f"{f} = {value_text(point[f])}" for f in varying)
 
 
 # ------------------------------------------------------------------------ the fan chart
@@ -267,11 +291,14 @@ def series_section(
     from cbsim.analysis.sweep_data import load_sweep
 
     series = load_series(sweep_dir)
-    if series is None or series.empty:
+    if series is None:
         return []
     sweep = load_sweep(sweep_dir)
-    runs = sweep.runs[sweep.runs["run_id"].isin(series["run_id"].unique())]
-    ok = runs[runs["error"].isna()]
+    successful = sweep.runs[sweep.runs["error"].isna()]
+    ok = successful[successful["run_id"].isin(series["run_id"].unique())]
+    lost = _lost_series_line(len(successful) - len(ok), len(successful))
+    if ok.empty:  # every run failed, or every series is gone
+        return ["", "## When", "", lost] if lost else []
     groups, what = panel_groups(ok, sweep.factors)
     folder = Path(figures_dir)
     targets = run_target_shares(series, ok)
@@ -298,6 +325,7 @@ def series_section(
         f"Month by month over {len(ok):,} runs with a monthly series ({what}): the median "
         "(line), the middle 50% and 90% of runs (bands).",
         "",
+        *([lost, ""] if lost else []),
         "![Share developing, fan chart](fan_share.png)",
         "",
         "![Cost to the centre so far, fan chart](fan_cost.png)",
@@ -311,6 +339,23 @@ def series_section(
         "",
         "![P(target reached by month)](month_reached.png)",
     ]
+
+
+def _lost_series_line(lost: int, successful: int) -> str:
+    """A warning when successful runs have no monthly series (series parts deleted or moved
+    by hand), or "" when none lacks one."""
+    if not lost:
+        return ""
+    if lost == successful:
+        return (
+            f"**The sweep kept monthly series (`series = true`), but there are no monthly "
+            f"series of its {successful:,} successful runs in series/** (deleted or moved?): "
+            "no fan charts and no month reached."
+        )
+    return (
+        f"**{lost:,} of {successful:,} successful runs have no monthly series** (their "
+        "series/ part is missing): the charts and the table below leave them out."
+    )
 
 
 def _table_lines(table: pd.DataFrame) -> list[str]:

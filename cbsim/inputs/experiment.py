@@ -184,7 +184,9 @@ class Experiment:
                 spec = load_scenario(path)
             except InputError as exc:
                 raise InputError(self.source, "factors.scenario", str(exc)) from None
-            found[name] = spec.with_overrides(self.overrides, source=f"{self.source}: overrides")
+            # the overrides must fit every level's scenario: name the one they do not fit
+            where = f"{self.source}: overrides (on scenario {name})"
+            found[name] = spec.with_overrides(self.overrides, source=where)
         return found
 
     def fingerprint(self, scenario: Scenario) -> str:

@@ -98,6 +98,7 @@ def _factor_pairs(table: dict, prefix: str = "") -> list[tuple[str, Any]]:
         nested = (
             isinstance(value, dict)
             and path not in declared()
+            and path != SCENARIO_FACTOR  # its levels are a list; say so, not "unknown"
             and value
             and not set(value) <= set(RANGE_KEYS)
         )

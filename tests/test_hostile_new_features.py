@@ -1,0 +1,130 @@
+"""Hostile checks of the scenario factor, series and the report's "When" section: an
+incomplete sweep, scenarios with other targets, and series parts damaged by hand."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cbsim.analysis.report import analyse
+from cbsim.analysis.timeseries import load_series
+from cbsim.inputs.errors import CbsimError, InputError
+from cbsim.inputs.experiment import experiment_from_table
+from cbsim.sweep.run import run_sweep
+
+EXPERIMENT = """\
+replicates = 4
+seed = 11
+paired = true
+series = true
+
+[sampler]
+method = "grid"
+
+[factors]
+scenario = ["baseline_2011", "our_place_2013"]
+"offer.funding_boost_m" = [0.0, 1.0]
+"""
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("hostile")
+    path = folder / "two_targets.toml"
+    path.write_text(EXPERIMENT)
+    out = folder / "sweep"
+    run_sweep(path, out=out, workers=1, batch_size=2)
+    return out
+
+
+def copy_of(swept: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "copy"
+    shutil.copytree(swept, out)
+    for name in ("report.md", "report.html"):
+        (out / name).unlink(missing_ok=True)
+    return out
+
+
+def section(report: str, title: str) -> str:
+    return report.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+
+
+def test_an_incomplete_sweep_does_not_claim_every_design_point_was_run(swept, tmp_path):
+    out = copy_of(swept, tmp_path)
+    parts = sorted((out / "runs").glob("part-*.parquet"))
+    for part in parts[len(parts) // 2 :]:  # the second scenario's runs are gone
+        part.unlink()
+        (out / "series" / part.name).unlink()
+    runs = pd.read_parquet(out / "runs")
+    assert set(runs["scenario"]) == {"baseline_2011"}
+    analyse(out)
+    report = (out / "report.md").read_text()
+    average = next(line for line in report.splitlines() if "What this is an average over" in line)
+    assert f"{len(runs)} of 16 planned runs" in average
+    assert f"{len(runs)} runs: 4 replicate seeds at each" not in average
+    assert "the sweep is incomplete" in average
+    when = section(report, "When")
+    assert "| scenario = baseline_2011, offer.funding_boost_m = 0 |" in when
+
+
+def test_the_target_line_names_each_scenarios_target(swept, tmp_path):
+    out = copy_of(swept, tmp_path)
+    analyse(out)
+    report = (out / "report.md").read_text()
+    target = next(line for line in report.splitlines() if line.startswith("Target:"))
+    assert "2012-04" in target and "2015-03" in target
+    assert "baseline_2011" in target and "our_place_2013" in target
+
+
+def test_a_series_part_copied_over_another_is_refused(swept, tmp_path):
+    out = copy_of(swept, tmp_path)
+    first, second = sorted((out / "series").glob("part-*.parquet"))[:2]
+    shutil.copyfile(second, first)
+    with pytest.raises(CbsimError, match=first.name):
+        load_series(out)
+    with pytest.raises(CbsimError, match=first.name):
+        analyse(out)
+    assert not (out / "report.md").exists()
+
+
+def test_runs_without_their_series_are_counted_in_the_when_section(swept, tmp_path):
+    out = copy_of(swept, tmp_path)
+    part = sorted((out / "series").glob("part-*.parquet"))[0]
+    lost = len(pd.read_parquet(part)["run_id"].unique())
+    part.unlink()
+    analyse(out)
+    when = section((out / "report.md").read_text(), "When")
+    assert f"{lost} of 16 successful runs have no monthly series" in when
+
+
+def test_a_sweep_that_kept_series_but_lost_them_says_so(swept, tmp_path):
+    out = copy_of(swept, tmp_path)
+    shutil.rmtree(out / "series")
+    analyse(out)
+    when = section((out / "report.md").read_text(), "When")
+    assert "no monthly series" in when and "series/" in when
+
+
+def table(factors: dict, overrides: dict | None = None) -> dict:
+    return {
+        "replicates": 2,
+        "seed": 1,
+        "sampler": {"method": "grid"},
+        "factors": factors,
+        "overrides": overrides or {},
+    }
+
+
+def test_a_table_under_factors_scenario_asks_for_a_list():
+    with pytest.raises(InputError, match=r"factors\.scenario: expected a list"):
+        experiment_from_table(table({"scenario": {"a": 1}}), "x.toml")
+
+
+def test_an_override_that_does_not_fit_one_scenario_names_it():
+    factors = {"scenario": ["baseline_2011", "our_place_2013"]}
+    with pytest.raises(InputError, match="our_place_2013") as info:
+        experiment_from_table(table(factors, {"timeline": {"target_date": "2012-04"}}), "x.toml")
+    assert "x.toml" in str(info.value)
