@@ -35,8 +35,9 @@ import numpy as np
 from benchlib.measure import machine
 
 from cbsim.inputs.search import Search, load_search
+from cbsim.policy.runner import PackageRunner
 from cbsim.policy.runs import common_seeds
-from cbsim.policy.search import Runner, run_search
+from cbsim.policy.search import run_search
 from cbsim.policy.stats import wilson_interval
 
 
@@ -99,7 +100,7 @@ def bench_ema(search: Search, nfe: int) -> dict[str, Any]:
 
     logging.getLogger("EMA").setLevel(logging.ERROR)
     spec = search.base_scenario()
-    runner = Runner(spec, 1)
+    runner = PackageRunner(spec, 1)
     seeds = common_seeds(search.seed, search.runs)
     no_draws: list[dict[str, Any]] = [{} for _ in seeds]
     names = {lever.path: lever.path.replace(".", "__") for lever in search.levers}

@@ -95,3 +95,12 @@ def test_default_folders_of_runs_with_other_overrides_do_not_collide(tmp_path, m
     assert len(folders) == 3 and folders[0] == "baseline_2011-seed6"
     assert all(f.startswith("baseline_2011-seed6-") for f in folders[1:])
     assert run("--seed", "6", *BOOST) == 2  # the very same run again: refused
+
+
+def test_the_default_folder_digest_is_of_the_overrides_as_applied(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spelled = ["--set", "offer.funding_boost_m=1", "--set", "offer.national_pooling=true"]
+    reordered = ["--set", "offer.national_pooling=true", "--set", "offer.funding_boost_m=1.0"]
+    assert run("--seed", "7", *spelled) == 0
+    assert run("--seed", "7", *reordered) == 2  # the same run: the same folder, refused
+    assert len(list((tmp_path / "out").iterdir())) == 1

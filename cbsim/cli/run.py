@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import signal
 from pathlib import Path
+from typing import Any
 
 from cbsim.cli.common import command, say, seed_arg
 from cbsim.inputs.errors import CbsimError
@@ -68,12 +70,16 @@ def handle(args: argparse.Namespace) -> int:
     overrides = dict(parse_set_option(s) for s in args.sets)
     spec = spec.with_overrides(overrides, source="--set")
     against = load_scenario(args.against) if args.against else None
-    out = Path(args.out) if args.out else default_out(spec.name, args.seed, args.sets)
+    applied = {path: spec.values[path] for path in overrides}
+    if args.out is None:
+        out = default_out(spec.name, args.seed, applied, args.posterior)
+    else:
+        out = Path(args.out)
     check_output_path(out, "--out")
     _check_new_or_forced(out, args.force)
     provenance = Provenance(
         seed=args.seed,
-        overrides={path: spec.values[path] for path in overrides},
+        overrides=applied,
         posterior=args.posterior,
     )
 
@@ -100,12 +106,16 @@ def handle(args: argparse.Namespace) -> int:
     return say(lines, f"the outputs are in {out}/")
 
 
-def default_out(scenario: str, seed: int, sets: list[str]) -> Path:
-    """out/SCENARIO-seedN, or out/SCENARIO-seedN-XXXXXXXX with `--set` overrides (a digest
-    of them, in the order given), so that runs with other overrides do not collide."""
+def default_out(
+    scenario: str, seed: int, overrides: dict[str, Any], posterior: str | None = None
+) -> Path:
+    """out/SCENARIO-seedN, or out/SCENARIO-seedN-XXXXXXXX with `--set` overrides or a
+    posterior (a digest of the overrides as applied, in path order, and the posterior's
+    folder), so that runs made otherwise do not collide and the same run finds its folder."""
     name = f"{scenario}-seed{seed}"
-    if sets:
-        name += "-" + hashlib.sha256("\n".join(sets).encode()).hexdigest()[:8]
+    if overrides or posterior is not None:
+        made = json.dumps([sorted(overrides.items()), posterior], default=str)
+        name += "-" + hashlib.sha256(made.encode()).hexdigest()[:8]
     return Path("out") / name
 
 

@@ -37,8 +37,6 @@ from cbsim.policy.runner import PackageRunner
 from cbsim.policy.runs import Draw, common_seeds, draws_for
 from cbsim.policy.stats import Interval, wilson_interval
 
-Runner = PackageRunner  # its former name here (benchmarks/bench_search.py imports it)
-
 
 @dataclass(frozen=True)
 class Candidate:
