@@ -128,3 +128,24 @@ def test_an_override_that_does_not_fit_one_scenario_names_it():
     with pytest.raises(InputError, match="our_place_2013") as info:
         experiment_from_table(table(factors, {"timeline": {"target_date": "2012-04"}}), "x.toml")
     assert "x.toml" in str(info.value)
+
+
+def test_resume_refuses_a_damaged_series_part_and_changes_nothing(swept, tmp_path):
+    out = copy_of(swept, tmp_path)
+    names = sorted(p.name for p in (out / "runs").glob("part-*.parquet"))
+    damaged = out / "series" / names[0]
+    damaged.write_bytes(damaged.read_bytes()[:50])
+    (out / "runs" / names[-1]).unlink()  # a run left to do, and an orphan series part
+    before = sorted(p.name for p in (out / "series").iterdir())
+    with pytest.raises(CbsimError, match=f"{names[0]}.*runs/{names[0]}"):
+        run_sweep(out / "experiment.toml", out=out, workers=1, resume=True)
+    assert sorted(p.name for p in (out / "series").iterdir()) == before
+    assert len(list((out / "runs").glob("part-*.parquet"))) == len(names) - 1
+
+
+def test_resume_refuses_a_series_part_holding_other_runs(swept, tmp_path):
+    out = copy_of(swept, tmp_path)
+    first, second = sorted((out / "series").glob("part-*.parquet"))[:2]
+    shutil.copyfile(second, first)
+    with pytest.raises(CbsimError, match=first.name):
+        run_sweep(out / "experiment.toml", out=out, workers=1, resume=True)

@@ -30,7 +30,7 @@ from cbsim.inputs.errors import CbsimError
 from cbsim.inputs.factors import SCENARIO_FACTOR
 from cbsim.outputs.figures import TARGET_COLOUR, plt
 from cbsim.sweep.manifest import read_manifest
-from cbsim.sweep.series_store import series_parts
+from cbsim.sweep.series_store import check_series_part, series_parts
 from cbsim.sweep.spec import RUNS_DIR
 
 SHARE = "share_developing"
@@ -43,7 +43,6 @@ LABELS = {
     "pooled_m_to_date": "money pooled so far (£m)",
 }
 BAND_COLOUR = "#1f6f8b"
-SERIES_COLUMNS = ("run_id", "month", "month_index", "variable", "value")
 
 
 # ------------------------------------------------------------------------ reading
@@ -66,26 +65,15 @@ def load_series(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame | None:
 
 
 def _checked_part(part: Path, folder: Path) -> pa.Table:
-    """A series part, read and checked against its runs part of the same name: only run ids
-    of that part, each run's months once (a part copied over another by hand would count
-    runs twice or under another run's id)."""
+    """A series part, checked against its runs part of the same name (`check_series_part`:
+    only run ids of that part) and holding each run's months once: a part copied over
+    another by hand would otherwise count runs twice, or under another run's id."""
+    check_series_part(part, folder / RUNS_DIR / part.name)
     try:
         table = pq.read_table(part)
-        runs = pq.read_table(folder / RUNS_DIR / part.name, columns=["run_id"])
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise CbsimError(f"{part}: unreadable series part ({exc})") from None
-    missing = [c for c in SERIES_COLUMNS if c not in table.column_names]
-    if missing:
-        raise CbsimError(f"{part}: not a series part (no column {missing[0]!r})")
-    keys = table.select(["run_id", "month_index", "variable"]).to_pandas()
-    strangers = set(keys["run_id"].unique()) - set(runs.column("run_id").to_pylist())
-    if strangers:
-        raise CbsimError(
-            f"{part}: holds run {min(strangers)}, which its runs part "
-            f"{folder / RUNS_DIR / part.name} does not (a series part copied or moved by "
-            "hand?); put back the sweep's own file, or delete both parts and --resume"
-        )
-    if keys.duplicated().any():
+    if table.select(["run_id", "month_index", "variable"]).to_pandas().duplicated().any():
         raise CbsimError(f"{part}: holds a run's month twice (a damaged series part)")
     return table
 

@@ -24,7 +24,7 @@ from cbsim.inputs.errors import CbsimError
 from cbsim.inputs.months import format_month
 from cbsim.sweep.monthly import VARIABLES, Record
 from cbsim.sweep.spec import RUNS_DIR, SERIES_DIR, SERIES_KEY, RunResult
-from cbsim.sweep.store import pa, write_part
+from cbsim.sweep.store import pa, pq, write_part
 
 SERIES_SCHEMA = pa.schema(
     [
@@ -82,6 +82,29 @@ def series_parts(out: Path) -> list[Path]:
     return sorted(p for p in folder.glob("part-*.parquet") if p.name in runs)
 
 
+def check_series_part(part: Path, runs_part: Path) -> None:
+    """A series part must be readable, with the series columns, and hold only runs of its
+    runs part (read in this thread: the pool forks its workers from this process); else a
+    one-line CbsimError saying how to run those runs again, before anything changes."""
+    redo = f"delete it and {runs_part} to run those runs again with --resume"
+    try:
+        with pq.ParquetFile(part, pre_buffer=False) as handle:
+            if handle.schema_arrow.names != SERIES_SCHEMA.names:
+                raise CbsimError(f"{part}: not a series part of this sweep; {redo}")
+            ids = handle.read(columns=["run_id"], use_threads=False).column("run_id")
+        with pq.ParquetFile(runs_part, pre_buffer=False) as handle:
+            own = handle.read(columns=["run_id"], use_threads=False).column("run_id")
+    except (OSError, pa.ArrowException) as exc:
+        why = " ".join(str(exc).split())[:200]
+        raise CbsimError(f"{part}: unreadable series part ({why}); {redo}") from None
+    strangers = set(ids.to_pylist()) - set(own.to_pylist())
+    if strangers:
+        raise CbsimError(
+            f"{part}: holds run {min(strangers)}, which its runs part does not (copied or "
+            f"moved by hand?); {redo}"
+        )
+
+
 def drop_orphan_series(out: Path) -> int:
     """Make series/ match runs/ before a resume: delete series parts without a runs part
     (and write-leftovers); a runs part without its series partner is a damaged folder.
@@ -90,6 +113,9 @@ def drop_orphan_series(out: Path) -> int:
     try:
         folder.mkdir(exist_ok=True)
         runs = {p.name for p in (out / RUNS_DIR).glob("part-*.parquet")}
+        for name in sorted(runs):
+            if (folder / name).is_file():
+                check_series_part(folder / name, out / RUNS_DIR / name)
         dropped = 0
         for entry in folder.iterdir():
             if entry.name not in runs:
