@@ -3,6 +3,7 @@ incomplete sweep, scenarios with other targets, and series parts damaged by hand
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -149,3 +150,22 @@ def test_resume_refuses_a_series_part_holding_other_runs(swept, tmp_path):
     shutil.copyfile(second, first)
     with pytest.raises(CbsimError, match=first.name):
         run_sweep(out / "experiment.toml", out=out, workers=1, resume=True)
+
+
+@pytest.mark.parametrize("name", ["evil|name", "a*b*", "x`y", "<b>x</b>", "a\tb", "[x](y)"])
+def test_a_scenario_level_name_that_would_break_the_report_tables_is_refused(tmp_path, name):
+    shipped = Path(__file__).resolve().parents[1] / "scenarios" / "dwp_engages.toml"
+    text = shipped.read_text().replace('name = "dwp_engages"', f"name = {json.dumps(name)}")
+    (tmp_path / "odd.toml").write_text(text)
+    factors = {"scenario": ["baseline_2011", "odd.toml"]}
+    with pytest.raises(InputError, match=r"factors\.scenario: .*odd\.toml.*name"):
+        experiment_from_table(table(factors), "x.toml", folder=tmp_path)
+
+
+def test_scenario_level_names_with_spaces_and_dashes_are_fine(tmp_path):
+    shipped = Path(__file__).resolve().parents[1] / "scenarios" / "dwp_engages.toml"
+    text = shipped.read_text().replace('name = "dwp_engages"', 'name = "DWP engages (v2-b.1)"')
+    (tmp_path / "fine.toml").write_text(text)
+    factors = {"scenario": ["baseline_2011", "fine.toml"]}
+    exp = experiment_from_table(table(factors), "x.toml", folder=tmp_path)
+    assert exp.factors[0].levels == ("baseline_2011", "DWP engages (v2-b.1)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from cbsim.inputs.toml_file import looks_like_path
 FACTOR_KINDS = ("float", "int", "bool", "stance", "month")
 SCENARIO_FACTOR = "scenario"  # the factor that varies the base scenario (not a parameter)
 RANGE_KEYS = ("min", "max", "levels")
+LEVEL_NAME = re.compile(r"[\w .()+-]+")  # a scenario name a Markdown table cell can hold
 
 
 @dataclass(frozen=True)
@@ -264,6 +266,13 @@ def base_scenarios(
             name = load_scenario(path).name
         except InputError as exc:
             raise InputError(source, where, str(exc)) from None
+        if not LEVEL_NAME.fullmatch(name):
+            raise InputError(
+                source,
+                where,
+                f"{path}: name: {short_repr(name)} cannot be a level of the scenario factor: "
+                "the report's tables show it, so use letters, digits, spaces and _ - . ( ) +",
+            )
         if name in files:
             raise InputError(
                 source,
