@@ -169,3 +169,29 @@ def test_scenario_level_names_with_spaces_and_dashes_are_fine(tmp_path):
     factors = {"scenario": ["baseline_2011", "fine.toml"]}
     exp = experiment_from_table(table(factors), "x.toml", folder=tmp_path)
     assert exp.factors[0].levels == ("baseline_2011", "DWP engages (v2-b.1)")
+
+
+MORRIS = """\
+replicates = 1
+seed = 3
+
+[sampler]
+method = "morris"
+samples = 3
+
+[factors]
+scenario = ["baseline_2011", "dwp_engages", "troubled_families_2012"]
+"offer.funding_boost_m" = { min = 0.0, max = 1.0 }
+"""
+
+
+def test_morris_on_the_scenario_factor_warns_that_its_effect_depends_on_the_level_order(
+    tmp_path,
+):
+    path = tmp_path / "morris_scenario.toml"
+    path.write_text(MORRIS)
+    out = tmp_path / "sweep"
+    run_sweep(path, out=out, workers=1)
+    analyse(out)
+    sensitivity = section((out / "report.md").read_text(), "Sensitivity")
+    assert "`scenario`" in sensitivity and "order" in sensitivity

@@ -254,11 +254,28 @@ def _sensitivity_lines(sweep: Sweep, points: pd.DataFrame, outputs: ReportFiles)
             lines += [f"Not computed: {note}."]
         return lines + [line for w in warned.values() for line in ("", w)]
     outputs.csv("sensitivity.csv", table)
-    lines += [note + ".", ""] + sensitivity_lines(table, sweep.method, warned)
+    lines += [note + ".", ""] + _categorical_note(sweep)
+    lines += sensitivity_lines(table, sweep.method, warned)
     if table.drop(columns=["outcome", "factor"]).notna().any().any():
         outputs.figures["sensitivity.png"] = sensitivity_figure(table, sweep.method)
         lines += ["", "![Sensitivity indices](sensitivity.png)"]
     return lines
+
+
+def _categorical_note(sweep: Sweep) -> list[str]:
+    """For Morris with a scenario factor of 3 or more levels: its elementary effects are steps
+    between levels in the order the file lists them, so its mu* depends on that order."""
+    levels = sweep.manifest.experiment.factors
+    scenario = next((f for f in levels if f.get("path") == SCENARIO_FACTOR), None)
+    if sweep.method != "morris" or scenario is None or len(scenario.get("levels", [])) < 3:
+        return []
+    return [
+        "**Note:** `scenario` is categorical, and Morris steps it between its levels in the "
+        "order the experiment lists them, on its grid of levels: its mu* and sigma depend "
+        "on that order, so compare scenarios with the marginals "
+        "above rather than with these indices.",
+        "",
+    ]
 
 
 def _discovery_lines(sweep: Sweep, outputs: ReportFiles) -> list[str]:
