@@ -195,3 +195,19 @@ def test_morris_on_the_scenario_factor_warns_that_its_effect_depends_on_the_leve
     analyse(out)
     sensitivity = section((out / "report.md").read_text(), "Sensitivity")
     assert "`scenario`" in sensitivity and "order" in sensitivity
+
+
+def test_a_refused_scheduler_address_is_said_to_be_refused_not_just_timed_out():
+    import socket
+
+    from cbsim.sweep.dask_engine import refusal_hint
+
+    with socket.socket() as probe:  # a port nothing listens on: bound, then closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    hint = refusal_hint(f"tcp://127.0.0.1:{port}")
+    assert "connection refused" in hint and f"127.0.0.1:{port}" in hint
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert refusal_hint(f"tcp://127.0.0.1:{server.getsockname()[1]}") == ""

@@ -46,8 +46,9 @@ class DaskEngine:
             _probe_workers(self.client, address)
         except (OSError, TimeoutError) as exc:
             self.close()
+            hint = refusal_hint(address) if address != "local" else ""
             raise CbsimError(
-                f"--scheduler {address}: cannot use the Dask scheduler ({_one_line(exc)})"
+                f"--scheduler {address}: cannot use the Dask scheduler ({_one_line(exc)}){hint}"
             ) from None
         except BaseException:
             self.close()
@@ -117,6 +118,27 @@ def _connect(address: str) -> Any:
         f"--scheduler {address}: no Dask scheduler answered within {CONNECT_TIMEOUT_S} s "
         "(is a Dask scheduler listening at that host and port?)"
     )
+
+
+def refusal_hint(address: str) -> str:
+    """A hint when nothing listens at `address` (tcp://HOST:PORT) at all: Dask retries a
+    refused connection until its timeout and then says only that it timed out."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    if not parts.hostname or parts.port is None:
+        return ""
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=2):
+            return ""
+    except ConnectionRefusedError:
+        return (
+            f"; connection refused: nothing listens at {parts.hostname}:{parts.port} "
+            "(start the scheduler with `dask scheduler --port PORT`, or check the port)"
+        )
+    except OSError:
+        return ""
 
 
 def _probe_workers(client: Any, address: str) -> None:
