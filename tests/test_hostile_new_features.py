@@ -211,3 +211,15 @@ def test_a_refused_scheduler_address_is_said_to_be_refused_not_just_timed_out():
         server.bind(("127.0.0.1", 0))
         server.listen()
         assert refusal_hint(f"tcp://127.0.0.1:{server.getsockname()[1]}") == ""
+
+
+def test_a_design_point_that_does_not_fit_its_scenario_names_the_scenario(tmp_path):
+    path = tmp_path / "misfit.toml"
+    path.write_text(
+        'replicates = 1\nseed = 1\n[sampler]\nmethod = "grid"\n[factors]\n'
+        'scenario = ["baseline_2011", "our_place_2013"]\n'
+        '"timeline.target_date" = ["2012-04"]\n'
+    )
+    with pytest.raises(InputError, match=r"design point 1, scenario our_place_2013"):
+        run_sweep(path, out=tmp_path / "out", workers=1)
+    assert not (tmp_path / "out").exists()

@@ -106,8 +106,9 @@ def check_design(
             continue
         seen.add(key)
         values = {k: v for k, v in point.items() if k != SCENARIO_FACTOR}
-        scenario = scenarios[point.get(SCENARIO_FACTOR, default)]
-        scenario.with_overrides(values, source=f"{exp.source}: factors (design point {i})")
+        name = point.get(SCENARIO_FACTOR, default)
+        where = f"design point {i}, scenario {name}" if exp.varies_scenario else f"design point {i}"
+        scenarios[name].with_overrides(values, source=f"{exp.source}: factors ({where})")
 
 
 def probe(scenarios: dict[str, Scenario]) -> dict[str, Any]:
