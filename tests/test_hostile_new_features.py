@@ -223,3 +223,26 @@ def test_a_design_point_that_does_not_fit_its_scenario_names_the_scenario(tmp_pa
     with pytest.raises(InputError, match=r"design point 1, scenario our_place_2013"):
         run_sweep(path, out=tmp_path / "out", workers=1)
     assert not (tmp_path / "out").exists()
+
+
+def test_month_reached_curves_keep_to_each_groups_own_months(swept):
+    from cbsim.analysis.timeseries import (
+        load_series,
+        month_reached,
+        reached_curves,
+        run_target_shares,
+    )
+
+    runs = pd.read_parquet(swept / "runs")
+    series = load_series(swept)
+    assert series is not None
+    reached = month_reached(series, runs, run_target_shares(series, runs))
+    groups = runs.set_index("run_id")["scenario"].astype(str)
+    curves = reached_curves(reached, groups, series)
+    spans = {"baseline_2011": ("2011-04", "2013-03"), "our_place_2013": ("2013-04", "2015-03")}
+    for name, (first, last) in spans.items():
+        curve = curves[name]
+        assert curve.index.min() == pd.Timestamp(first) and curve.index.max() == pd.Timestamp(last)
+        mine = reached[groups.reindex(reached.index) == name]
+        assert curve.iloc[-1] == pytest.approx(mine.notna().mean())
+        assert curve.is_monotonic_increasing

@@ -232,26 +232,56 @@ def _month_quantile(months: pd.Series, q: float) -> str:
     return f"{int(value) // 12:04d}-{int(value) % 12 + 1:02d}"
 
 
+def reached_curves(
+    reached: pd.Series, groups: pd.Series, series: pd.DataFrame | None = None
+) -> dict[str, pd.Series]:
+    """P(reached by each month) per group label, as a step curve indexed by month: over the
+    group's own months (from its runs' first to their last month in `series`, so that a
+    scenario that starts in 2013 is not drawn as "not reached" in 2011), else over the months
+    in which any run reached it."""
+    spans = None if series is None else series.groupby("run_id")["month"].agg(["min", "max"])
+    months = reached.dropna()
+    curves = {}
+    for label in dict.fromkeys(groups.reindex(reached.index).dropna()):
+        ids = groups.index[groups == label].intersection(reached.index)
+        mine = reached.loc[ids]
+        if spans is not None and not spans.reindex(ids).dropna().empty:
+            own = spans.reindex(ids).dropna()
+            axis = pd.date_range(own["min"].min(), own["max"].max(), freq="MS")
+        elif not months.empty:
+            axis = pd.date_range(months.min(), months.max(), freq="MS")
+        else:
+            continue
+        p = [(mine <= month).sum() / len(mine) for month in axis]
+        curves[str(label)] = pd.Series(p, index=axis, name=str(label))
+    return curves
+
+
 def month_reached_figure(
     reached: pd.Series,
     groups: pd.Series,
     path: str | os.PathLike[str],
     target: str,
     deadline: str | None = None,
+    series: pd.DataFrame | None = None,
+    own_deadlines: dict[str, str] | None = None,
 ) -> Path:
-    """Write a PNG of P(reached by each month) per group: a step curve over the months (runs
-    that never reached it keep each curve below 1), the target date `deadline` (YYYY-MM)
-    marked."""
+    """Write a PNG of P(reached by each month) per group: a step curve over the group's own
+    months (`reached_curves`; runs that never reached it keep each curve below 1), the target
+    date `deadline` (YYYY-MM) marked, or each group's own (`own_deadlines`, in its colour)."""
     labels = list(dict.fromkeys(groups.reindex(reached.index).dropna()))
     fig, ax = plt.subplots(figsize=(7.0, 3.6 + 0.18 * len(labels)), dpi=100)
-    months = reached.dropna()
-    if not months.empty:
-        axis = pd.date_range(months.min(), months.max(), freq="MS")
-        for label in labels:
-            ids = groups.index[groups == label].intersection(reached.index)
-            mine = reached.loc[ids]
-            p = [(mine <= month).sum() / len(mine) for month in axis]
-            ax.step(axis, p, where="post", label=str(label), linewidth=1.4)
+    if reached.notna().any():
+        for label, curve in reached_curves(reached, groups, series).items():
+            # one month past the last, so the last month's step is drawn as wide as the others
+            months = curve.index.append(
+                pd.DatetimeIndex([curve.index[-1] + pd.DateOffset(months=1)])
+            )
+            values = np.append(curve.to_numpy(), curve.iloc[-1])
+            (line,) = ax.step(months, values, where="post", label=label, lw=1.4)
+            if own_deadlines and label in own_deadlines:
+                when = mdates.date2num(pd.Timestamp(f"{own_deadlines[label]}-01"))
+                ax.axvline(when, color=line.get_color(), linestyle="--", linewidth=0.9)
         if deadline is not None:
             ax.axvline(
                 mdates.date2num(pd.Timestamp(f"{deadline}-01")),
@@ -261,7 +291,7 @@ def month_reached_figure(
                 label=f"target date {deadline}",
             )
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.02)  # a curve at 1 stays visible above the frame
     ax.set_ylabel(f"P({target} reached by the month)", fontsize=8)
     ax.tick_params(labelsize=7)
     fig.tight_layout()
@@ -304,7 +334,15 @@ def series_section(
     target = f"{pct(targets.iloc[0])} developing" if one_target else "the target"
     dates: list[str] = sorted(ok["target_date"].astype(str).unique()) if "target_date" in ok else []
     deadline = str(dates[0]) if len(dates) == 1 else None
-    month_reached_figure(reached, groups, folder / "month_reached.png", target, deadline)
+    month_reached_figure(
+        reached,
+        groups,
+        folder / "month_reached.png",
+        target,
+        deadline,
+        series,
+        None if deadline or not dates else _group_deadlines(ok, groups),
+    )
     table = month_reached_table(reached, ok, groups)
     return [
         "",
@@ -327,6 +365,13 @@ def series_section(
         "",
         "![P(target reached by month)](month_reached.png)",
     ]
+
+
+def _group_deadlines(runs: pd.DataFrame, groups: pd.Series) -> dict[str, str]:
+    """Each group's target date (YYYY-MM), for the groups whose runs share one."""
+    dates = runs.set_index("run_id")["target_date"].astype(str)
+    by_group = dates.groupby(groups.reindex(dates.index)).unique()
+    return {str(label): str(found[0]) for label, found in by_group.items() if len(found) == 1}
 
 
 def _lost_series_line(lost: int, successful: int) -> str:
