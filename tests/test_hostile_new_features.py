@@ -246,3 +246,20 @@ def test_month_reached_curves_keep_to_each_groups_own_months(swept):
         mine = reached[groups.reindex(reached.index) == name]
         assert curve.iloc[-1] == pytest.approx(mine.notna().mean())
         assert curve.is_monotonic_increasing
+
+
+def test_a_sweep_killed_mid_way_is_not_reported_as_running(swept, tmp_path):
+    import fcntl
+
+    out = copy_of(swept, tmp_path)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["status"] = "running"  # what a SIGKILLed sweep leaves
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    analyse(out)
+    status = next(line for line in (out / "report.md").read_text().splitlines() if "status" in line)
+    assert "no cbsim sweep is running in this folder" in status and "--resume" in status
+    with open(out / ".lock", "rb") as held:  # a live sweep holds its folder's lock
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        analyse(out)
+    status = next(line for line in (out / "report.md").read_text().splitlines() if "status" in line)
+    assert "sweep status: running (a cbsim sweep is still writing" in status

@@ -46,6 +46,7 @@ from cbsim.analysis.text import (
 )
 from cbsim.analysis.timeseries import series_section
 from cbsim.inputs.factors import SCENARIO_FACTOR
+from cbsim.sweep.folder import lock_held
 
 FILES_SECTION = [
     "",
@@ -108,7 +109,7 @@ def _header_lines(sweep: Sweep) -> list[str]:
         f"point{'s' if manifest.design_points != 1 else ''} "
         f"x {exp.replicates} replicates; master seed {manifest.master_seed}",
         f"- runs: {finished:,} of {planned:,} finished, {failed:,} failed; sweep "
-        f"status: {manifest.status}",
+        f"status: {_status_text(sweep)}",
         "- factors: " + "; ".join(factor_text(f) for f in exp.factors),
         "- seeds: "
         + (
@@ -132,6 +133,20 @@ def _header_lines(sweep: Sweep) -> list[str]:
             "finish it with `cbsim sweep ... --resume` before relying on these numbers.",
         ]
     return lines
+
+
+def _status_text(sweep: Sweep) -> str:
+    """The manifest's status; for `running`, whether a sweep really is writing into the
+    folder (its lock is held) or was stopped without a word (killed, a machine down)."""
+    status = sweep.manifest.status
+    if status != "running":
+        return status
+    if lock_held(sweep.path):
+        return "running (a cbsim sweep is still writing into this folder)"
+    return (
+        "running, says the manifest, but no cbsim sweep is running in this folder (it was "
+        "stopped without finishing, e.g. killed): finish it with `cbsim sweep ... --resume`"
+    )
 
 
 def _base_text(sweep: Sweep) -> str:

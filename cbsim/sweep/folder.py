@@ -94,6 +94,23 @@ def lock_folder(out: Path) -> IO[bytes]:
     return handle
 
 
+def lock_held(out: Path) -> bool:
+    """Whether a process holds `out`'s lock, i.e. a sweep is writing into it now (tested by
+    taking a shared lock for an instant; False without a lock file, or where flock is not)."""
+    if fcntl is None:
+        return False
+    try:
+        with open(out / LOCK, "rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
 # ------------------------------------------------------------------------ a new folder
 def startable(out: Path) -> bool:
     """Whether a new sweep may start in `out`: it is absent, an empty folder, or a folder
