@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from cbsim.inputs.calibration import Calibration
 from cbsim.inputs.errors import InputError
 from cbsim.inputs.fileio import atomic_write_json, atomic_write_text, check_output_path
+from cbsim.outputs.provenance import library_versions, utc_now
 
 MANIFEST = "manifest.json"
 DATABASE = "history.db"
@@ -40,19 +38,13 @@ VERSIONED = ("cbsim", "pyabc", "numpy", "pandas", "scipy", "mesa", "dask", "dist
 
 
 def now() -> str:
-    """The time now, ISO 8601 in UTC (for the manifest)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """The time now, as the manifest writes times (UTC, ISO 8601, to the second)."""
+    return utc_now()
 
 
 def versions() -> dict[str, str]:
     """Python's version and those of cbsim and the libraries that shape the fit."""
-    found = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
+    return library_versions(VERSIONED)
 
 
 def database_url(out: Path) -> str:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from cbsim.inputs.errors import CbsimError
 from cbsim.inputs.fileio import atomic_write_json
+from cbsim.outputs.provenance import library_versions, utc_now
 from cbsim.sweep.spec import MANIFEST, MANIFEST_FORMAT
 
 if TYPE_CHECKING:
@@ -41,18 +39,12 @@ VERSIONED = ("cbsim", "mesa", "numpy", "pandas", "pyarrow", "SALib", "dask", "di
 
 def now() -> str:
     """The time now, as the manifest writes times (UTC, ISO 8601, to the second)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return utc_now()
 
 
 def versions() -> dict[str, str]:
     """Python's version and those of cbsim and the libraries that shape its results."""
-    found = {"python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = "not installed"
-    return found
+    return library_versions(VERSIONED)
 
 
 # ------------------------------------------------------------------------ the records
