@@ -263,3 +263,41 @@ def test_a_sweep_killed_mid_way_is_not_reported_as_running(swept, tmp_path):
         analyse(out)
     status = next(line for line in (out / "report.md").read_text().splitlines() if "status" in line)
     assert "sweep status: running (a cbsim sweep is still writing" in status
+
+
+def test_top_and_bottom_panels_keep_their_order_in_the_when_table():
+    from cbsim.analysis.timeseries import month_reached_table, panel_groups
+
+    points = 12
+    runs = pd.DataFrame(
+        {
+            "run_id": range(points * 4),
+            "design_point": [p for p in range(points) for _ in range(4)],
+            "x": [float(p) for p in range(points) for _ in range(4)],
+            # P rises with the design point, except point 0 is the best
+            "target_met": [
+                (r < (4 if p == 0 else p * 4 // points)) for p in range(points) for r in range(4)
+            ],
+        }
+    )
+    groups, what = panel_groups(runs, ["x"])
+    assert "highest" in what and groups.notna().sum() == 24
+    reached = pd.Series(pd.NaT, index=pd.Index(runs["run_id"], name="run_id"))
+    table = month_reached_table(reached, runs, groups)
+    shown = [float(label.split("(P = ")[1].rstrip(")")) for label in table["group"]]
+    assert shown == sorted(shown, reverse=True)
+    assert table["group"].iloc[0].startswith("x = 0 ")
+
+
+def test_the_when_section_says_how_many_runs_its_panels_show(tmp_path):
+    path = tmp_path / "many_points.toml"
+    path.write_text(
+        'scenario = "baseline_2011"\nreplicates = 2\nseed = 4\nseries = true\n'
+        '[sampler]\nmethod = "lhs"\nsamples = 12\n'
+        '[factors]\n"offer.funding_boost_m" = { min = 0.0, max = 1.0 }\n'
+    )
+    out = tmp_path / "sweep"
+    run_sweep(path, out=out, workers=1)
+    analyse(out)
+    when = section((out / "report.md").read_text(), "When")
+    assert "Month by month over 12 of the 24 runs with a monthly series" in when

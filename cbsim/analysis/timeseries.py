@@ -95,7 +95,9 @@ def panel_groups(runs: pd.DataFrame, factors: Sequence[str] = ()) -> tuple[pd.Se
         p = runs.groupby("design_point")["target_met"].mean().sort_values(kind="stable")
         chosen = [*p.index[-3:][::-1], *p.index[:3][::-1]]
         labels = {k: f"{_point_label(points.loc[k], varying, k)} (P = {p[k]:.2f})" for k in chosen}
-        return runs["design_point"].map(labels).dropna(), (
+        rank = runs["design_point"].map({k: i for i, k in enumerate(chosen)}).dropna()
+        order = rank.sort_values(kind="stable").index  # highest P first, as `chosen`
+        return runs["design_point"].map(labels).loc[order], (
             "the three design points with the highest and the three with the lowest P(target met)"
         )
     return pd.Series("all runs", index=runs.index), "all runs in one panel"
@@ -206,7 +208,7 @@ def month_reached_table(
         dates = runs.set_index("run_id")["target_date"]
         deadline = pd.to_datetime(dates.astype(str), format="%Y-%m", errors="coerce")
     rows = []
-    for label in dict.fromkeys(labels.reindex(reached.index).dropna()):
+    for label in dict.fromkeys(labels[labels.index.isin(reached.index)].dropna()):
         ids = labels.index[labels == label].intersection(reached.index)
         months = reached.loc[ids]
         row: dict[str, object] = {"group": label, "runs": len(ids)}
@@ -242,7 +244,7 @@ def reached_curves(
     spans = None if series is None else series.groupby("run_id")["month"].agg(["min", "max"])
     months = reached.dropna()
     curves = {}
-    for label in dict.fromkeys(groups.reindex(reached.index).dropna()):
+    for label in dict.fromkeys(groups[groups.index.isin(reached.index)].dropna()):
         ids = groups.index[groups == label].intersection(reached.index)
         mine = reached.loc[ids]
         if spans is not None and not spans.reindex(ids).dropna().empty:
@@ -348,7 +350,7 @@ def series_section(
         "",
         "## When",
         "",
-        f"Month by month over {len(ok):,} runs with a monthly series ({what}): the median "
+        f"Month by month over {_shown_runs(groups, len(ok))} ({what}): the median "
         "(line), the middle 50% and 90% of runs (bands).",
         "",
         *([lost, ""] if lost else []),
@@ -365,6 +367,15 @@ def series_section(
         "",
         "![P(target reached by month)](month_reached.png)",
     ]
+
+
+def _shown_runs(groups: pd.Series, with_series: int) -> str:
+    """How many runs the panels show, of how many have a series (a selection of panels
+    shows fewer)."""
+    shown = int(groups.notna().sum())
+    if shown < with_series:
+        return f"{shown:,} of the {with_series:,} runs with a monthly series"
+    return f"{with_series:,} runs with a monthly series"
 
 
 def _group_deadlines(runs: pd.DataFrame, groups: pd.Series) -> dict[str, str]:
