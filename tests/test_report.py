@@ -275,9 +275,8 @@ def test_a_text_factor_gets_a_frontier_marginals_and_a_prim_box(tmp_path):
     report = analyse(out).read_text()
     pairs = pd.read_csv(out / "frontier.csv")
     along = pairs[pairs["factor"] == STANCE]
-    # unordered levels: pool is the neighbour of both others (at no boost)
+    # stances are ordered (withhold < align < pool): only align and pool are neighbours
     assert set(zip(along["below_level"], along["above_level"], strict=True)) == {
-        ("withhold", "pool"),
         ("align", "pool"),
     }
     marg = pd.read_csv(out / "marginals.csv")

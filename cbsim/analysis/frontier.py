@@ -1,24 +1,47 @@
 """The frontier: the design points where P(target met) crosses the required level.
 
 On a grid, the frontier is every pair of neighbouring cells (one factor one level apart, the
-others equal) with P on either side of the level: numeric levels are neighbours in order;
-text and boolean levels (stances, scenarios) are all neighbours of each other. For sampled
+others equal) with P on either side of the level: ordered levels (numbers, months, stances)
+are neighbours in order; boolean and other text levels (scenarios) are all neighbours of
+each other. For sampled
 designs (no neighbours), it is every design point whose 95% interval contains the level.
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pandas as pd
 
 from cbsim.analysis.text import p_ci, value_text
+from cbsim.inputs.reference import STANCES
+
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 SHOWN = 40  # rows of the report's frontier table; all are in frontier.csv
 P_COLUMNS = ["design_point", "p_target", "p_target_lo", "p_target_hi", "runs", "failed"]
 
 
+def level_order(column: pd.Series) -> list[Any] | None:
+    """A factor's levels in their order when they have one — numbers, calendar months
+    (YYYY-MM) and department stances (withhold < align < pool) — else None (booleans,
+    scenarios and other text, whose levels are all neighbours of each other)."""
+    levels = list(dict.fromkeys(column.dropna().tolist()))
+    if pd.api.types.is_bool_dtype(column):
+        return None
+    if pd.api.types.is_numeric_dtype(column):
+        return sorted(levels)
+    if all(isinstance(v, str) and MONTH.fullmatch(v) for v in levels):
+        return sorted(levels)
+    if all(v in STANCES for v in levels):
+        return sorted(levels, key=STANCES.index)
+    return None
+
+
 def is_ordered(column: pd.Series) -> bool:
-    """Whether a factor's levels have an order (numbers, not booleans or text)."""
-    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+    """Whether a factor's levels have an order (see `level_order`)."""
+    return level_order(column) is not None
 
 
 def grid_crossings(points: pd.DataFrame, factors: list[str], level: float) -> pd.DataFrame:
@@ -34,9 +57,10 @@ def grid_crossings(points: pd.DataFrame, factors: list[str], level: float) -> pd
 def _crossings_along(valid: pd.DataFrame, factors: list[str], factor: str, level: float):
     """The crossing pairs of cells that differ in `factor` alone."""
     others = [g for g in factors if g != factor]
-    order = {v: i for i, v in enumerate(dict.fromkeys(valid[factor].tolist()))}
-    if is_ordered(valid[factor]):
-        order = {v: i for i, v in enumerate(sorted(order))}
+    ranked = level_order(valid[factor])
+    ordered = ranked is not None
+    levels = ranked if ranked is not None else list(dict.fromkeys(valid[factor].tolist()))
+    order = {v: i for i, v in enumerate(levels)}
     cells = valid[[*others, factor, *P_COLUMNS]].copy()
     cells["_rank"] = cells[factor].map(order)
     a, b = cells.add_suffix("_a"), cells.add_suffix("_b")
@@ -46,7 +70,7 @@ def _crossings_along(valid: pd.DataFrame, factors: list[str], factor: str, level
     else:
         pairs = a.merge(b, how="cross")
     step = pairs["_rank_b"] - pairs["_rank_a"]
-    pairs = pairs[(step == 1) if is_ordered(valid[factor]) else (step > 0)]
+    pairs = pairs[(step == 1) if ordered else (step > 0)]
     crosses = (pairs["p_target_a"] >= level) != (pairs["p_target_b"] >= level)
     return pd.DataFrame([_oriented(r, factor, others, level) for _, r in pairs[crosses].iterrows()])
 
@@ -98,7 +122,8 @@ def grid_lines(table: pd.DataFrame, points: pd.DataFrame, level: float) -> list[
         return [_no_crossing(points, level)]
     unsure = (table["p_target_hi_below"] >= level) & (table["p_target_lo_above"] <= level)
     lines = [
-        f"{len(table):,} pairs of neighbouring cells (one factor one level apart, the others "
+        f"{len(table):,} pairs of neighbouring cells (one factor one level apart, or any two "
+        "levels of a factor whose levels have no order such as the scenario, the others "
         f"equal) have P on either side of {level:g}; "
         f"{len(frontier_points(table, True)):,} design points take part"
         + (f" (the first {SHOWN} shown; all in `frontier.csv`)" if len(table) > SHOWN else "")

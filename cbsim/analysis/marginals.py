@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cbsim.analysis.frontier import is_ordered
+from cbsim.analysis.frontier import level_order
 from cbsim.analysis.statistics import mean_interval, wilson_interval
 from cbsim.analysis.text import num, p_ci, share_ci, value_text
 
@@ -52,16 +52,18 @@ def marginals(ok: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
 
 
 def _groups(values: pd.Series) -> list[tuple[str, pd.Index]]:
-    """The runs' index at each level of a factor, or in each fifth of its values."""
-    if values.nunique() <= MAX_LEVELS or not is_ordered(values):
-        levels = sorted(values.unique()) if is_ordered(values) else values.unique()
-        return [(value_text(v), values.index[values == v]) for v in levels]
-    bins = pd.qcut(values.astype(float), BINS, duplicates="drop")
-    out = []
-    for interval in bins.cat.categories:
-        index = values.index[bins == interval]
-        out.append((f"{num(values[index].min())} to {num(values[index].max())}", index))
-    return out
+    """The runs' index at each level of a factor (in the levels' order when they have one),
+    or in each fifth of its values when it is a number with many values."""
+    many = values.nunique() > MAX_LEVELS
+    if many and pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        bins = pd.qcut(values.astype(float), BINS, duplicates="drop")
+        out = []
+        for interval in bins.cat.categories:
+            index = values.index[bins == interval]
+            out.append((f"{num(values[index].min())} to {num(values[index].max())}", index))
+        return out
+    levels = level_order(values) or list(dict.fromkeys(values.tolist()))
+    return [(value_text(v), values.index[values == v]) for v in levels]
 
 
 def marginal_lines(table: pd.DataFrame) -> list[str]:
