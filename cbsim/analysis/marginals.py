@@ -10,42 +10,39 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from cbsim.analysis.frontier import level_order
-from cbsim.analysis.statistics import mean_interval, wilson_interval
+from cbsim.analysis.statistics import pooled_estimates
 from cbsim.analysis.text import num, p_ci, share_ci, value_text
 
 MAX_LEVELS = 12  # a factor with more distinct values is cut into BINS bins
 BINS = 5
 
 
-def marginals(ok: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
-    """One row per factor and level (or bin) of the successful runs `ok`."""
+def marginals(ok: pd.DataFrame, factors: list[str], paired: bool = False) -> pd.DataFrame:
+    """One row per factor and level (or bin) of the successful runs `ok`; with `paired`
+    seeds, the intervals take the replicate as the unit (`pooled_estimates`)."""
     rows: list[dict[str, Any]] = []
     for factor in factors:
         values = ok[factor]
         if values.nunique() < 2:
             continue
-        groups = _groups(values)
-        for label, index in groups:
+        for label, index in _groups(values):
             part = ok.loc[index]
-            k, n = int(part["target_met"].astype(bool).sum()), len(part)
-            lo, hi = wilson_interval(k, n)
-            mean, s_lo, s_hi = mean_interval(part["share_at_target"].to_numpy(dtype=float))
+            est = pooled_estimates(part, paired)
             rows.append(
                 {
                     "factor": factor,
                     "level": label,
-                    "runs": n,
-                    "met": k,
-                    "p_target": k / n if n else np.nan,
-                    "p_target_lo": lo,
-                    "p_target_hi": hi,
-                    "share_mean": mean,
-                    "share_lo": s_lo,
-                    "share_hi": s_hi,
+                    "runs": len(part),
+                    "met": int(part["target_met"].astype(bool).sum()),
+                    "p_target": est["p"],
+                    "p_target_lo": est["p_lo"],
+                    "p_target_hi": est["p_hi"],
+                    "share_mean": est["share"],
+                    "share_lo": est["share_lo"],
+                    "share_hi": est["share_hi"],
                 }
             )
     return pd.DataFrame(rows)
@@ -66,7 +63,7 @@ def _groups(values: pd.Series) -> list[tuple[str, pd.Index]]:
     return [(value_text(v), values.index[values == v]) for v in levels]
 
 
-def marginal_lines(table: pd.DataFrame) -> list[str]:
+def marginal_lines(table: pd.DataFrame, paired: bool = False) -> list[str]:
     """The marginals as one Markdown table per factor."""
     if table.empty:
         return ["No factor varies: there is no marginal to show."]
@@ -74,7 +71,13 @@ def marginal_lines(table: pd.DataFrame) -> list[str]:
         "P(target met) and the mean share at each level of one factor (or each fifth of "
         "its sampled values), pooled over the runs at every value of the other factors as "
         "designed (see above): a marginal is an average over the other factors' ranges, "
-        "not the effect of the factor at any one setting of them.",
+        "not the effect of the factor at any one setting of them. "
+        + (
+            "Seeds are paired, so the runs of a replicate are not independent: each "
+            "interval is Student t over the replicates' means."
+            if paired
+            else "Intervals: Wilson for P, Student t for the share."
+        ),
         "",
     ]
     for factor in dict.fromkeys(table["factor"]):

@@ -41,6 +41,34 @@ def mean_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[f
     return (mean, mean - half, mean + half)
 
 
+def pooled_estimates(runs: pd.DataFrame, paired: bool) -> dict[str, float]:
+    """P(target met) and the mean share over `runs` (successful runs of several design
+    points), with 95% intervals.
+
+    Unpaired, the runs are independent: Wilson for P, Student t for the share. Paired, every
+    design point ran the same seeds replicate by replicate, so the runs of one replicate are
+    not independent: the replicate is the unit, and each interval is Student t over the
+    replicates' own means (P clipped to [0, 1])."""
+    met = runs["target_met"].astype(bool)
+    share = runs["share_at_target"].to_numpy(dtype=float)
+    if not paired:
+        lo, hi = wilson_interval(int(met.sum()), len(runs))
+        mean, s_lo, s_hi = mean_interval(share)
+        p = float(met.mean()) if len(runs) else math.nan
+        return {"p": p, "p_lo": lo, "p_hi": hi, "share": mean, "share_lo": s_lo, "share_hi": s_hi}
+    by_replicate = runs.assign(met=met.astype(float)).groupby("replicate")
+    p, lo, hi = mean_interval(by_replicate["met"].mean().to_numpy())
+    mean, s_lo, s_hi = mean_interval(by_replicate["share_at_target"].mean().to_numpy())
+    return {
+        "p": p,
+        "p_lo": max(0.0, lo) if not math.isnan(lo) else lo,
+        "p_hi": min(1.0, hi) if not math.isnan(hi) else hi,
+        "share": mean,
+        "share_lo": s_lo,
+        "share_hi": s_hi,
+    }
+
+
 def design_points(runs: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
     """One row per design point: factor values, run counts, P(target met), mean share."""
     rows = []
