@@ -301,3 +301,18 @@ def test_the_when_section_says_how_many_runs_its_panels_show(tmp_path):
     analyse(out)
     when = section((out / "report.md").read_text(), "When")
     assert "Month by month over 12 of the 24 runs with a monthly series" in when
+
+
+def test_the_when_section_describes_the_same_runs_as_the_rest_of_the_report(swept, tmp_path):
+    """A sweep still writing adds parts while analyse reads: the When section must use the
+    runs the report read, not a later look at the folder (else it counts runs as lacking a
+    series, or more runs than the header)."""
+    from cbsim.analysis.sweep_data import load_sweep
+    from cbsim.analysis.timeseries import series_section
+
+    earlier = load_sweep(swept)
+    earlier.runs = earlier.runs[earlier.runs["run_id"] < 8]  # what it held a moment ago
+    lines = series_section(swept, tmp_path, earlier)
+    text = "\n".join(lines)
+    assert "Month by month over 8 runs with a monthly series" in text
+    assert "no monthly series" not in text

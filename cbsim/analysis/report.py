@@ -81,7 +81,7 @@ def analyse(directory: str | os.PathLike, required_p: float | None = None) -> Pa
         lines += _frontier_lines(sweep, points, crossings, level, level_source)
         lines += _marginal_lines(sweep, outputs)
         lines += _heatmap_lines(sweep, points, outputs)
-        lines += series_section(sweep.path, outputs.staging)
+        lines += series_section(sweep.path, outputs.staging, sweep)
         lines += _sensitivity_lines(sweep, points, outputs)
         lines += _discovery_lines(sweep, outputs)
         outputs.write_figures()

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cbsim.analysis.statistics import wilson_interval
+from cbsim.analysis.sweep_data import Sweep, load_sweep
 from cbsim.analysis.text import pct, value_text
 from cbsim.inputs.errors import CbsimError
 from cbsim.inputs.factors import SCENARIO_FACTOR
@@ -304,16 +305,19 @@ def month_reached_figure(
 
 # ------------------------------------------------------------------------ the section
 def series_section(
-    sweep_dir: str | os.PathLike[str], figures_dir: str | os.PathLike[str]
+    sweep_dir: str | os.PathLike[str],
+    figures_dir: str | os.PathLike[str],
+    sweep: Sweep | None = None,
 ) -> list[str]:
     """The report's "## When" section (Markdown lines; images written to `figures_dir` and
-    linked by file name), or [] when the sweep kept no series."""
-    from cbsim.analysis.sweep_data import load_sweep
-
+    linked by file name), or [] when the sweep kept no series. `sweep`: the sweep as the
+    rest of the report read it (a sweep still running adds parts meanwhile); the series of
+    runs it does not hold are left out."""
+    sweep = load_sweep(sweep_dir) if sweep is None else sweep
     series = load_series(sweep_dir)
     if series is None:
         return []
-    sweep = load_sweep(sweep_dir)
+    series = series[series["run_id"].isin(sweep.runs["run_id"])]
     successful = sweep.runs[sweep.runs["error"].isna()]
     ok = successful[successful["run_id"].isin(series["run_id"].unique())]
     lost = _lost_series_line(len(successful) - len(ok), len(successful))
