@@ -316,3 +316,10 @@ def test_the_when_section_describes_the_same_runs_as_the_rest_of_the_report(swep
     text = "\n".join(lines)
     assert "Month by month over 8 runs with a monthly series" in text
     assert "no monthly series" not in text
+
+
+def test_a_list_of_scenarios_at_the_top_level_points_to_the_scenario_factor():
+    bad = table({"offer.funding_boost_m": [0.0, 1.0]})
+    bad["scenario"] = ["baseline_2011", "dwp_engages"]
+    with pytest.raises(InputError, match=r"scenario: .*\[factors\] scenario = "):
+        experiment_from_table(bad, "x.toml")

@@ -250,8 +250,15 @@ def base_scenarios(
             raise InputError(source, "scenario", "missing (required)")
         scenario = table["scenario"]
         if not isinstance(scenario, str) or not scenario.strip():
+            hint = (
+                " (to vary the scenario, make it a factor: [factors] scenario = [...])"
+                if isinstance(scenario, list)
+                else ""
+            )
             raise InputError(
-                source, "scenario", f"expected a scenario name or path, got {short_repr(scenario)}"
+                source,
+                "scenario",
+                f"expected a scenario name or path, got {short_repr(scenario)}{hint}",
             )
         return scenario, {}, factors
     if "scenario" in table:
