@@ -67,3 +67,10 @@ def test_marginals_take_the_replicate_as_the_unit_when_paired():
     unpaired = marginals(frame, ["f"])
     width = (paired["p_target_hi"] - paired["p_target_lo"]).to_numpy()
     assert (width > (unpaired["p_target_hi"] - unpaired["p_target_lo"]).to_numpy()).all()
+
+
+def test_paired_p_of_zero_everywhere_still_has_an_interval_of_the_replicates():
+    frame = runs(np.zeros((50, 3), dtype=bool), np.full((50, 3), 0.2))
+    est = pooled_estimates(frame, paired=True)
+    assert est["p"] == 0.0 and est["p_lo"] == 0.0
+    assert est["p_hi"] == wilson_interval(0, 50)[1] > 0.05

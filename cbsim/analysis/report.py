@@ -14,7 +14,6 @@ the runs were executed) and writes into DIR: ``report.md``, ``design_points.csv`
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from pathlib import Path
@@ -31,7 +30,7 @@ from cbsim.analysis.marginals import marginal_lines, marginals
 from cbsim.analysis.scope import averaged_over, required_level
 from cbsim.analysis.sensitivity import WARNING, sensitivity
 from cbsim.analysis.staging import REPORT, REPORT_HTML, ReportFiles
-from cbsim.analysis.statistics import design_points, mean_interval, wilson_interval
+from cbsim.analysis.statistics import design_points, pooled_estimates
 from cbsim.analysis.sweep_data import Sweep, load_sweep
 from cbsim.analysis.text import (
     factor_text,
@@ -114,7 +113,8 @@ def _header_lines(sweep: Sweep) -> list[str]:
         "- seeds: "
         + (
             "paired (common random numbers: replicate r has the same seed at every design "
-            "point, so differences between design points are free of seed-to-seed noise)"
+            "point, so differences between design points carry less seed-to-seed noise; "
+            "pooled intervals take the replicate as the unit)"
             if exp.paired
             else "every run its own (from the master seed and the run id)"
         )
@@ -161,16 +161,21 @@ def _target_lines(sweep: Sweep) -> list[str]:
     what that average is taken over."""
     ok = sweep.runs[sweep.runs["error"].isna()]
     k, n = int(ok["target_met"].astype(bool).sum()), len(ok)
-    lo, hi = wilson_interval(k, n)
-    mean, s_lo, s_hi = mean_interval(ok["share_at_target"].to_numpy(dtype=float))
-    p = k / n if n else math.nan
+    paired = sweep.manifest.experiment.paired
+    est = pooled_estimates(ok, paired)
+    kind = (
+        ("95% t interval over the replicates' means: seeds are paired", "the same")
+        if paired
+        else ("95% Wilson interval", "95% t interval")
+    )
     return [
         "",
         "## Probability of meeting the target",
         "",
         f"Target: {_targets_text(ok)}. Over all {n:,} successful runs the target was met "
-        f"in {k:,}: P = {p_ci(p, lo, hi, n)} (95% Wilson interval); mean share at the "
-        f"target date {share_ci(mean, s_lo, s_hi, n)} (95% t interval).",
+        f"in {k:,}: P = {p_ci(est['p'], est['p_lo'], est['p_hi'], n)} ({kind[0]}); mean "
+        f"share at the target date {share_ci(est['share'], est['share_lo'], est['share_hi'], n)}"
+        f" ({kind[1]}).",
         "",
         averaged_over(sweep.manifest, n, len(sweep.runs)),
         "",
@@ -218,9 +223,10 @@ def _frontier_lines(
 
 def _marginal_lines(sweep: Sweep, outputs: ReportFiles) -> list[str]:
     """P and the mean share at each level of each factor, over the others."""
-    table = marginals(sweep.runs[sweep.runs["error"].isna()], sweep.factors)
+    paired = sweep.manifest.experiment.paired
+    table = marginals(sweep.runs[sweep.runs["error"].isna()], sweep.factors, paired)
     outputs.csv("marginals.csv", table)
-    return ["", "## Each factor on its own (marginals)", "", *marginal_lines(table)]
+    return ["", "## Each factor on its own (marginals)", "", *marginal_lines(table, paired)]
 
 
 def _heatmap_lines(sweep: Sweep, points: pd.DataFrame, outputs: ReportFiles) -> list[str]:

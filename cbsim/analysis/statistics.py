@@ -48,7 +48,8 @@ def pooled_estimates(runs: pd.DataFrame, paired: bool) -> dict[str, float]:
     Unpaired, the runs are independent: Wilson for P, Student t for the share. Paired, every
     design point ran the same seeds replicate by replicate, so the runs of one replicate are
     not independent: the replicate is the unit, and each interval is Student t over the
-    replicates' own means (P clipped to [0, 1])."""
+    replicates' own means (P clipped to [0, 1]; when P is 0 or 1 in every replicate, Wilson
+    over the replicates)."""
     met = runs["target_met"].astype(bool)
     share = runs["share_at_target"].to_numpy(dtype=float)
     if not paired:
@@ -57,7 +58,12 @@ def pooled_estimates(runs: pd.DataFrame, paired: bool) -> dict[str, float]:
         p = float(met.mean()) if len(runs) else math.nan
         return {"p": p, "p_lo": lo, "p_hi": hi, "share": mean, "share_lo": s_lo, "share_hi": s_hi}
     by_replicate = runs.assign(met=met.astype(float)).groupby("replicate")
-    p, lo, hi = mean_interval(by_replicate["met"].mean().to_numpy())
+    means = by_replicate["met"].mean().to_numpy()
+    p, lo, hi = mean_interval(means)
+    if len(means) and np.ptp(means) == 0 and p in (0.0, 1.0):
+        # every replicate met it at every point, or none did: no spread for a t interval;
+        # Wilson over the replicates, each counted once (the cautious reading)
+        lo, hi = wilson_interval(int(round(p * len(means))), len(means))
     mean, s_lo, s_hi = mean_interval(by_replicate["share_at_target"].mean().to_numpy())
     return {
         "p": p,
