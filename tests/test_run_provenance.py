@@ -104,3 +104,33 @@ def test_the_default_folder_digest_is_of_the_overrides_as_applied(tmp_path, monk
     assert run("--seed", "7", *spelled) == 0
     assert run("--seed", "7", *reordered) == 2  # the same run: the same folder, refused
     assert len(list((tmp_path / "out").iterdir())) == 1
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_a_parameter_set_twice_is_refused_not_silently_the_last(tmp_path, command, capsys):
+    args = ["--set", "offer.funding_boost_m=1", "--set", "offer.funding_boost_m=2"]
+    extra = ["baseline_2011", "--runs", "2"] if command == "compare" else []
+    status = main([command, "baseline_2011", *extra, *args, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "offer.funding_boost_m" in err and "twice" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_long_title_is_wrapped_to_fit_the_figure():
+    from cbsim.model.model import CommunityBudgetModel
+    from cbsim.outputs.figures import TITLE_WIDTH, adoption_figure
+
+    overrides = {f"departments.{d}.stance": "pool" for d in ("DWP", "DfE", "DH", "MoJ")}
+    made = Provenance(seed=1, overrides=overrides)
+    model = CommunityBudgetModel(scenario="baseline_2011", rng=1)
+    figure = adoption_figure(model, title=made.title("baseline_2011"))
+    shown = figure.axes[0].get_title()
+    assert shown.replace("\n", " ") == made.title("baseline_2011")
+    assert max(len(line) for line in shown.splitlines()) <= TITLE_WIDTH < len(made.title("x"))
+
+
+def test_a_boolean_in_an_error_is_spelt_as_in_toml():
+    from cbsim.inputs.errors import short_repr
+
+    assert (short_repr(True), short_repr(False), short_repr(1)) == ("true", "false", "1")

@@ -44,34 +44,42 @@ LABELS = {
     "pooled_m_to_date": "money pooled so far (£m)",
 }
 BAND_COLOUR = "#1f6f8b"
+SECTION_VARIABLES = (SHARE, COST, "developing")  # what the report's section reads
 
 
 # ------------------------------------------------------------------------ reading
-def load_series(sweep_dir: str | os.PathLike[str]) -> pd.DataFrame | None:
+def load_series(
+    sweep_dir: str | os.PathLike[str], variables: Sequence[str] | None = None
+) -> pd.DataFrame | None:
     """The sweep's monthly series in long format (run_id, month as a Timestamp, month_index,
-    variable, value), sorted; None when the sweep kept no series. Series parts whose runs
-    part is missing (a sweep stopped between the two writes) are left out."""
+    variable as a category, value), sorted; None when the sweep kept no series. Only the
+    `variables` named are read (all when None): a large sweep's series are tens of bytes a
+    row in memory. Series parts whose runs part is missing (a sweep stopped between the two
+    writes) are left out."""
     folder = Path(sweep_dir)
     if not read_manifest(folder).experiment.series:
         return None
-    tables = [_checked_part(part, folder) for part in series_parts(folder)]
+    tables = [_checked_part(part, folder, variables) for part in series_parts(folder)]
     if not tables:
         frame = pd.DataFrame(columns=["run_id", "month", "month_index", "variable", "value"])
         return frame.astype({"run_id": "int64", "month_index": "int32", "value": "float64"})
     frame = pa.concat_tables(tables).to_pandas()
-    frame["month"] = pd.to_datetime(frame["month"].astype(str), format="%Y-%m")
-    frame["variable"] = frame["variable"].astype(str)
+    frame["variable"] = frame["variable"].astype("category")
+    months = frame["month"].astype("category")  # a few dozen distinct months
+    dates = pd.to_datetime(months.cat.categories.astype(str), format="%Y-%m")
+    frame["month"] = months.cat.rename_categories(dates).astype(dates.dtype)
     order = ["run_id", "month_index", "variable"]
     return frame.sort_values(order, kind="stable").reset_index(drop=True)
 
 
-def _checked_part(part: Path, folder: Path) -> pa.Table:
+def _checked_part(part: Path, folder: Path, variables: Sequence[str] | None) -> pa.Table:
     """A series part, checked against its runs part of the same name (`check_series_part`:
     only run ids of that part) and holding each run's months once: a part copied over
     another by hand would otherwise count runs twice, or under another run's id."""
     check_series_part(part, folder / RUNS_DIR / part.name)
     try:
-        table = pq.read_table(part)
+        filters = None if variables is None else [("variable", "in", list(variables))]
+        table = pq.read_table(part, filters=filters)
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise CbsimError(f"{part}: unreadable series part ({exc})") from None
     if table.select(["run_id", "month_index", "variable"]).to_pandas().duplicated().any():
@@ -314,7 +322,7 @@ def series_section(
     rest of the report read it (a sweep still running adds parts meanwhile); the series of
     runs it does not hold are left out."""
     sweep = load_sweep(sweep_dir) if sweep is None else sweep
-    series = load_series(sweep_dir)
+    series = load_series(sweep_dir, SECTION_VARIABLES)
     if series is None:
         return []
     series = series[series["run_id"].isin(sweep.runs["run_id"])]

@@ -60,14 +60,14 @@ def add(sub) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Run the scenario, write its outputs, print its summary."""
     from cbsim.inputs.fileio import check_output_path
-    from cbsim.inputs.scenario import load_scenario, parse_set_option
+    from cbsim.inputs.scenario import load_scenario, parse_set_options
     from cbsim.model.model import CommunityBudgetModel
     from cbsim.outputs.run_files import RUN_FILES, Provenance, summary, write_run_outputs
 
     if args.out is not None:
         check_output_path(args.out, "--out")  # before any work: a name the disk would refuse
     spec = _with_posterior(load_scenario(args.scenario), args)
-    overrides = dict(parse_set_option(s) for s in args.sets)
+    overrides = parse_set_options(args.sets)
     spec = spec.with_overrides(overrides, source="--set")
     against = load_scenario(args.against) if args.against else None
     applied = {path: spec.values[path] for path in overrides}

@@ -55,7 +55,7 @@ def add(sub) -> None:
         default=None,
         metavar="P",
         help="the P(target met) the report's frontier is drawn at, above 0 and below 1 "
-        "(default 0.9)",
+        "(default: the level the sweep records, else 0.9)",
     )
     analyse.set_defaults(handler=handle_analyse)
 

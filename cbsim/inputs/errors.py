@@ -26,6 +26,8 @@ def short_repr(value: object, limit: int = 40) -> str:
         return f"a {int(value.bit_length() * 0.30103) + 1}-digit number"
     if hasattr(value, "isoformat"):  # TOML dates and times, shown as written
         return str(value.isoformat())
+    if isinstance(value, bool):  # as TOML spells it
+        return "true" if value else "false"
     try:
         text = repr(value)
     except (ValueError, RecursionError):  # e.g. nested too deeply to print

@@ -299,6 +299,18 @@ def parse_set_option(text: str, source: str = "--set") -> tuple[str, Any]:
     return path, coerce(path, _set_value(raw), source)
 
 
+def parse_set_options(texts: list[str], source: str = "--set") -> dict[str, Any]:
+    """Every `PATH=VALUE` of a command line, in order; a path given twice is refused (the
+    second would silently win)."""
+    overrides: dict[str, Any] = {}
+    for text in texts:
+        path, value = parse_set_option(text, source)
+        if path in overrides:
+            raise InputError(source, path, "given twice; give each parameter once")
+        overrides[path] = value
+    return overrides
+
+
 def _set_value(raw: str) -> Any:
     """A `--set` value read as one TOML value; anything else is taken as a bare string."""
     try:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 STATE_COLOURS = {"none": "#c9ced3", "exploring": "#f0a500", "developing": "#1f6f8b"}
 TARGET_COLOUR = "#c0392b"
+TITLE_WIDTH = 80  # characters a line of a figure title (a run with many --set overrides)
 
 
 def figure_png(fig: Figure) -> bytes:
@@ -113,7 +115,7 @@ def adoption_figure(
     ax.set_ylim(0, 1)
     ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
     ax.set_ylabel(f"share of {n} upper-tier authorities", fontsize=9)
-    ax.set_title(title or f"Adoption, {model.month}", fontsize=11)
+    ax.set_title(textwrap.fill(title or f"Adoption, {model.month}", TITLE_WIDTH), fontsize=11)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.grid(alpha=0.25)
     fig.subplots_adjust(left=0.12, right=0.97, top=0.92, bottom=0.09)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cbsim.inputs.errors import InputError
-from cbsim.inputs.scenario import Scenario, load_scenario, parse_set_option
+from cbsim.inputs.scenario import Scenario, load_scenario, parse_set_options
 from cbsim.model.simulate import simulate
 from cbsim.policy.runs import (
     MAX_RUNS,
@@ -165,7 +165,7 @@ def compare_scenarios(
     """`cbsim compare A B`: scenarios by name or path, `--set PATH=VALUE` texts for B, and a
     posterior folder (or None); everything is checked before the first run."""
     spec_a = load_scenario(a)
-    fixed = dict(parse_set_option(text) for text in sets)
+    fixed = parse_set_options(sets)
     spec_b = load_scenario(b).with_overrides(fixed, source="--set")
     draw = posterior_draw(posterior)
     shown = ", ".join(f"{path}={value}" for path, value in fixed.items())
