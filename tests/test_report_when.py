@@ -91,3 +91,27 @@ def test_analyse_required_p_moves_the_frontier(with_series, capsys):
             main(["analyse", str(with_series), "--required-p", bad])
         assert stopped.value.code == 2
     assert capsys.readouterr().err.count("--required-p") == 4
+
+
+def test_tied_extremes_are_the_points_with_the_highest_and_lowest_share():
+    from cbsim.analysis.timeseries import panel_groups
+
+    points = 20  # P = 1 at the first ten, 0 at the rest: ties; the share tells them apart
+    runs = pd.DataFrame(
+        {
+            "run_id": range(points * 2),
+            "design_point": [p for p in range(points) for _ in range(2)],
+            "x": [float(p) for p in range(points) for _ in range(2)],
+            "target_met": [p < 10 for p in range(points) for _ in range(2)],
+            "share_at_target": [
+                0.5 + ((p * 7) % 20) / 100 for p in range(points) for _ in range(2)
+            ],
+        }
+    )
+    groups, what = panel_groups(runs, ["x"])
+    assert "ties broken by the mean share" in what
+    shown = {int(runs.set_index("run_id").loc[i, "design_point"]) for i in groups.index}
+    share = runs.groupby("design_point")["share_at_target"].first()
+    top = set(share[:10].sort_values().index[-3:])
+    bottom = set(share[10:].sort_values().index[:3])
+    assert shown == top | bottom

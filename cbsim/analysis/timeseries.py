@@ -101,13 +101,20 @@ def panel_groups(runs: pd.DataFrame, factors: Sequence[str] = ()) -> tuple[pd.Se
     if SCENARIO_FACTOR in varying and 1 < points[SCENARIO_FACTOR].nunique() <= MAX_PANELS:
         return runs[SCENARIO_FACTOR].astype(str), "one panel per scenario (over the other factors)"
     if len(points) > MAX_PANELS and "target_met" in runs:
-        p = runs.groupby("design_point")["target_met"].mean().sort_values(kind="stable")
+        # ranked by P, ties (common with few replicates: many points at 0 or 1) broken by
+        # the mean share at the target date, so the extremes are the extremes
+        by_point = runs.groupby("design_point")
+        share = by_point["share_at_target"].mean() if "share_at_target" in runs else 0.0
+        ranking = pd.DataFrame({"p": by_point["target_met"].mean(), "share": share})
+        ranking = ranking.sort_values(["p", "share"], kind="stable")
+        p = ranking["p"]
         chosen = [*p.index[-3:][::-1], *p.index[:3][::-1]]
         labels = {k: f"{_point_label(points.loc[k], varying, k)} (P = {p[k]:.2f})" for k in chosen}
         rank = runs["design_point"].map({k: i for i, k in enumerate(chosen)}).dropna()
         order = rank.sort_values(kind="stable").index  # highest P first, as `chosen`
         return runs["design_point"].map(labels).loc[order], (
-            "the three design points with the highest and the three with the lowest P(target met)"
+            "the three design points with the highest and the three with the lowest P(target "
+            "met), ties broken by the mean share at the target date"
         )
     return pd.Series("all runs", index=runs.index), "all runs in one panel"
 
