@@ -9,6 +9,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from test_analysis import HEAD, fake_sweep, wilson_by_hand
@@ -174,6 +175,25 @@ def test_outcomes_that_do_not_differ_between_points_are_warned(tmp_path):
     report = analyse(out).read_text()
     assert "P does not differ measurably between design points (chi-square test" in report
     assert "the mean share does not differ measurably between design points (one-way" in report
+
+
+def test_the_share_anova_is_scipys_on_the_runs_a_missing_share_left_out():
+    from scipy import stats
+
+    from cbsim.analysis.degenerate import ALPHA, _share_flat
+
+    rng = np.random.default_rng(5)
+    shares = [0.30 + 0.02 * rng.standard_normal(6) for _ in range(3)]
+    shares[1][0] = np.nan  # a run without a share at the target date
+    runs = pd.DataFrame(
+        {
+            "design_point": np.repeat([0, 1, 2], 6),
+            "share_at_target": np.concatenate(shares),
+        }
+    )
+    expected = stats.f_oneway(*[s[~np.isnan(s)] for s in shares]).pvalue
+    text = _share_flat(runs)
+    assert expected > ALPHA and text is not None and f"p = {expected:.2f}" in text
 
 
 def test_outcomes_that_differ_are_not_warned(tmp_path):

@@ -13,15 +13,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cbsim.analysis.statistics import CONFIDENCE
-
 NEAR = 0.02
 ALPHA = 0.05  # a test of no difference between design points above this: "flat"
 P_LABEL, SHARE_LABEL = "P(target met)", "mean share at target"
 
 
-def outcome_warnings(points: pd.DataFrame) -> dict[str, str]:
-    """Per outcome label, why its sensitivity indices are uninformative (if they are)."""
+def outcome_warnings(points: pd.DataFrame, runs: pd.DataFrame) -> dict[str, str]:
+    """Per outcome label, why its sensitivity indices are uninformative (if they are), from
+    the design points' table and the successful `runs` (design_point, share_at_target)."""
     found: dict[str, str] = {}
     valid = points.dropna(subset=["p_target"])
     if valid.empty:
@@ -43,28 +42,23 @@ def outcome_warnings(points: pd.DataFrame) -> dict[str, str]:
         pvalue = float(stats.chi2_contingency(np.column_stack([met, n - met]))[1])
         if pvalue > ALPHA:
             found[P_LABEL] = _flat_text("P", "chi-square test of homogeneity", pvalue)
-    share = _share_flat(valid)
+    share = _share_flat(runs[runs["design_point"].isin(valid["design_point"])])
     if share:
         found[SHARE_LABEL] = share
     return found
 
 
-def _share_flat(valid: pd.DataFrame) -> str | None:
-    """Why the mean share's indices are uninformative (a one-way ANOVA finds no difference
-    between design points), if they are."""
-    means = valid["share_mean"].to_numpy(dtype=float)
-    lows = valid["share_lo"].to_numpy(dtype=float)
-    n = (valid["runs"] - valid["failed"]).to_numpy(dtype=float)
-    if len(means) < 2 or np.isnan(means).any() or np.isnan(lows).any() or (n < 2).any():
+def _share_flat(runs: pd.DataFrame) -> str | None:
+    """Why the mean share's indices are uninformative (a one-way ANOVA of the runs' shares
+    finds no difference between design points), if they are."""
+    shares = runs.dropna(subset=["share_at_target"])
+    groups = [g.to_numpy(dtype=float) for _, g in shares.groupby("design_point")["share_at_target"]]
+    if len(groups) < 2 or any(len(g) < 2 for g in groups):
         return None
-    t = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)
-    sd = (means - lows) / t * np.sqrt(n)
-    grand = float(np.sum(n * means) / np.sum(n))
-    between = float(np.sum(n * (means - grand) ** 2)) / (len(means) - 1)
-    within = float(np.sum((n - 1) * sd**2)) / float(np.sum(n) - len(means))
-    if within == 0:
-        return None if between > 0 else "the mean share is the same at every design point"
-    pvalue = float(stats.f.sf(between / within, len(means) - 1, np.sum(n) - len(means)))
+    if all(np.ptp(g) == 0 for g in groups):  # no noise within points: ANOVA is undefined
+        same = len({float(g[0]) for g in groups}) == 1
+        return "the mean share is the same at every design point" if same else None
+    pvalue = float(stats.f_oneway(*groups).pvalue)
     return _flat_text("the mean share", "one-way ANOVA", pvalue) if pvalue > ALPHA else None
 
 

@@ -266,7 +266,8 @@ def _heatmap_lines(sweep: Sweep, points: pd.DataFrame, outputs: ReportFiles) -> 
 
 def _sensitivity_lines(sweep: Sweep, points: pd.DataFrame, outputs: ReportFiles) -> list[str]:
     table, note = sensitivity(sweep, points)
-    warned = {k: uninformative_line(k, v) for k, v in outcome_warnings(points).items()}
+    ok = sweep.runs[sweep.runs["error"].isna()]
+    warned = {k: uninformative_line(k, v) for k, v in outcome_warnings(points, ok).items()}
     lines = ["", "## Sensitivity", ""]
     if table is None:
         if note.startswith(WARNING):
