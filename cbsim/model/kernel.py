@@ -13,6 +13,7 @@ imports no Mesa, pandas or scipy, so a sweep worker starts small and each run is
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -45,10 +46,13 @@ class Programme(ProgrammeRules):
         }
         self.build_programme(scenario, copies, overrides)
 
-    def run_to_end(self) -> None:
-        """Run month by month up to the scenario's last month."""
+    def run_to_end(self, after_month: Callable[[Programme], None] | None = None) -> None:
+        """Run month by month up to the scenario's last month; `after_month(self)` after
+        each step, when given (a sweep keeping monthly series reads the month there)."""
         while self.month_index < self.end_index:
             self.step()
+            if after_month is not None:
+                after_month(self)
 
     def release(self) -> None:
         """Drop the agents, whose `model` points back here: without that reference cycle a

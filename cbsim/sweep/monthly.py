@@ -42,9 +42,7 @@ def simulate_monthly(scenario: Scenario, seed: int, overrides: dict[str, Any]) -
     `SERIES_KEY`."""
     programme = Programme(scenario=scenario, rng=seed, **overrides)
     rows = [_observe(programme)]
-    while programme.month_index < programme.end_index:  # as `Programme.run_to_end`
-        programme.step()
-        rows.append(_observe(programme))
+    programme.run_to_end(after_month=lambda month: rows.append(_observe(month)))
     outcomes = programme.outcomes()
     record: Record = (programme.start_index, rows)
     programme.release()
