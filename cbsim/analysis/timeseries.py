@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from cbsim.analysis.statistics import wilson_interval
 from cbsim.analysis.sweep_data import Sweep, load_sweep
-from cbsim.analysis.text import pct, value_text
+from cbsim.analysis.text import p_ci, pct, value_text
 from cbsim.inputs.errors import CbsimError
 from cbsim.inputs.factors import SCENARIO_FACTOR
 from cbsim.outputs.figures import TARGET_COLOUR, plt
@@ -439,7 +439,6 @@ def _table_lines(table: pd.DataFrame) -> list[str]:
 
 def _p_text(k: float | None, n: int) -> str:
     """`k` of `n` runs as P with its 95% Wilson interval ("not recorded" without `k`)."""
-    if k is None or n == 0 or math.isnan(k):
+    if k is None or math.isnan(k):
         return "not recorded"
-    lo, hi = wilson_interval(int(k), n)
-    return f"{int(k) / n:.3f} [{lo:.3f}, {hi:.3f}]"
+    return p_ci(int(k) / n if n else math.nan, *wilson_interval(int(k), n), n)
